@@ -1,0 +1,1 @@
+"""Decision service: records enforcement decisions on routed cases."""

@@ -1,0 +1,1 @@
+"""Warden's common package: event contracts, bus, persistence helpers, observability, app factory."""

@@ -1,0 +1,219 @@
+"""The app factory every service uses: lifespan, ops endpoints, error mapping, middleware.
+
+A service supplies its settings, routers and a ``wire`` function that builds its
+consumers and background workers from the runtime; nothing is wired at import time.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.shared.bus.consumer import ConsumerRunner
+from warden.shared.bus.kafka import create_producer, ensure_topics, start_with_retry
+from warden.shared.bus.outbox import Outbox, OutboxRelay
+from warden.shared.contracts.topics import all_topics_with_dlq
+from warden.shared.db import create_engine, session_factory
+from warden.shared.observability import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    configure_logging,
+    correlation_id_var,
+    get_logger,
+)
+from warden.shared.problems import install_problem_handlers
+from warden.shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+class Worker(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    """Everything a running service holds; reachable from routes as ``request.app.state.runtime``."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    producer: AIOKafkaProducer
+    outbox: Outbox
+    relay: OutboxRelay | None = None
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def consumer(self, name: str, topics: list[str], handlers: dict, **kwargs) -> ConsumerRunner:
+        """Build a consumer runner bound to this runtime (used by services' ``wire``)."""
+        return ConsumerRunner(name=name, topics=topics, handlers=handlers, settings=self.settings,
+                              sessions=self.sessions, producer=self.producer, **kwargs)
+
+
+Wire = Callable[[Runtime], Awaitable[None] | None]
+
+
+def create_service_app(settings: ServiceSettings, *, title: str, description: str,
+                       routers: Iterable[APIRouter], wire: Wire | None = None,
+                       version: str = "1.0.0") -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        runtime = await _start_runtime(settings, wire)
+        app.state.runtime = runtime
+        log.info("service_started", host=settings.host, port=settings.port,
+                 consumers=[c.consumer_id for c in runtime.consumers])
+        try:
+            yield
+        finally:
+            await _stop_runtime(runtime)
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.include_router(ops_router())
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _start_runtime(settings: ServiceSettings, wire: Wire | None) -> Runtime:
+    engine = create_engine(settings.database_url, settings.db_pool_size)
+    producer = create_producer(settings.kafka_bootstrap, f"warden-{settings.service_name}")
+    runtime = Runtime(settings=settings, engine=engine, sessions=session_factory(engine),
+                      producer=producer, outbox=Outbox(settings))
+    try:
+        await start_with_retry(producer, "producer")
+        if settings.create_topics:
+            await ensure_topics(settings.kafka_bootstrap,
+                                [settings.topic(t) for t in all_topics_with_dlq()],
+                                settings.topic_partitions, settings.topic_replication)
+        runtime.relay = OutboxRelay(engine, producer, settings)
+        await runtime.relay.start()
+        if wire is not None:
+            result = wire(runtime)
+            if result is not None:
+                await result
+        if settings.consumers_enabled:
+            for consumer in runtime.consumers:
+                await consumer.start()
+        for worker in runtime.workers:
+            await worker.start()
+    except BaseException:
+        await _stop_runtime(runtime)
+        raise
+    return runtime
+
+
+async def _stop_runtime(runtime: Runtime) -> None:
+    """Stop in reverse order of start; every step runs even if an earlier one fails."""
+    steps = [*reversed(runtime.workers), *reversed(runtime.consumers)]
+    if runtime.relay:
+        steps.append(runtime.relay)
+    for step in steps:
+        try:
+            await step.stop()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("stop_failed", component=type(step).__name__, error=repr(exc))
+    try:
+        await runtime.producer.stop()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("stop_failed", component="producer", error=repr(exc))
+    await runtime.engine.dispose()
+
+
+def ops_router() -> APIRouter:
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await readiness(request.app.state.runtime)
+        ready = all(ok for ok, _ in checks.values())
+        body = {"status": "ready" if ready else "not ready",
+                "checks": {name: {"ok": ok, "detail": detail}
+                           for name, (ok, detail) in checks.items()}}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def readiness(runtime: Runtime) -> dict[str, tuple[bool, str]]:
+    checks: dict[str, tuple[bool, str]] = {}
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        checks["database"] = (True, "ok")
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = (False, repr(exc))
+    try:
+        await runtime.producer.client.fetch_all_metadata()
+        checks["kafka"] = (True, "ok")
+    except Exception as exc:  # noqa: BLE001
+        checks["kafka"] = (False, repr(exc))
+    if runtime.relay is not None:
+        checks["outbox_relay"] = (runtime.relay.healthy, "publishing" if runtime.relay.healthy
+                                  else "cannot publish")
+    for consumer in runtime.consumers:
+        detail = "assigned" if consumer.assigned else "running, awaiting partitions"
+        checks[f"consumer:{consumer.name}"] = (consumer.running, detail if consumer.running
+                                               else "stopped")
+    return checks
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware: correlation id in and out, request metrics by route template."""
+
+    def __init__(self, app, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        cid = (headers.get(b"x-correlation-id") or b"").decode("latin-1")[:128] or str(uuid.uuid4())
+        token = correlation_id_var.set(cid)
+        status_holder = {"status": 500}
+        started = time.perf_counter()
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-correlation-id", cid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(self.service, method, template, str(status_holder["status"])).inc()
+            HTTP_LATENCY.labels(self.service, method, template).observe(
+                time.perf_counter() - started)
+            correlation_id_var.reset(token)

@@ -1,0 +1,1 @@
+"""Kafka plumbing: producer, topic setup, transactional outbox and relay, consumer runner."""

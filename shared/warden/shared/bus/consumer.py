@@ -1,0 +1,281 @@
+"""Consumer runner: at-least-once delivery made effectively-once by the inbox.
+
+For every record: parse it, then in ONE database transaction record its event id in
+the inbox (a duplicate is skipped) and run the handler; only after that commit is the
+Kafka offset committed. Failures are classified once, here:
+
+* ``InvalidMessage`` and other non-retryable ``WardenError`` -> dead-letter topic at once;
+* retryable errors (``TransientError``, write conflicts, unexpected exceptions) -> retried
+  with backoff up to ``consumer_max_attempts``, then the dead-letter topic;
+* the database or Kafka being unreachable -> retried until they are back (the partition
+  waits: sending everything to the DLQ during an outage would be worse).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.shared.backoff import backoff_delay
+from warden.shared.bus.kafka import start_with_retry
+from warden.shared.contracts.envelope import CloudEvent
+from warden.shared.contracts.topics import dlq
+from warden.shared.db import InboxRecord
+from warden.shared.errors import InvalidMessage, WardenError
+from warden.shared.observability import (
+    CONSUMER_LAG,
+    DLQ_RECORDS,
+    EVENT_PROCESSING_SECONDS,
+    EVENTS_CONSUMED,
+    correlation_id_var,
+    get_logger,
+)
+from warden.shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+_inbox = InboxRecord.__table__
+
+
+@dataclass
+class Incoming:
+    """A parsed record: what handlers receive, together with the open session."""
+
+    event_id: str
+    type: str
+    payload: Any
+    record: ConsumerRecord
+    event: CloudEvent | None = None
+
+
+@dataclass
+class Delivery:
+    session: AsyncSession
+    message: Incoming
+
+    @property
+    def event(self) -> CloudEvent:
+        assert self.message.event is not None
+        return self.message.event
+
+    @property
+    def payload(self) -> Any:
+        return self.message.payload
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+Parser = Callable[[ConsumerRecord], Incoming]
+
+
+def parse_cloudevent(record: ConsumerRecord) -> Incoming:
+    event = CloudEvent.from_bytes(record.value)
+    return Incoming(event_id=event.id, type=event.type, payload=None, record=record, event=event)
+
+
+class _Outage(Exception):
+    """The database or Kafka is unreachable: wait and retry, never dead-letter."""
+
+
+def _is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, (OSError, KafkaError, TimeoutError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError)) or (
+        exc.__class__.__module__.startswith("asyncpg") and "Connection" in exc.__class__.__name__
+    )
+
+
+@dataclass
+class ConsumerRunner:
+    """Consumes ``topics`` in the service's group and hands each known event to its handler."""
+
+    name: str
+    topics: list[str]
+    handlers: dict[str, Handler]
+    settings: ServiceSettings
+    sessions: async_sessionmaker[AsyncSession]
+    producer: AIOKafkaProducer
+    parse: Parser = parse_cloudevent
+    max_records: int = 200
+    _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
+    _task: asyncio.Task | None = field(default=None, init=False)
+
+    @property
+    def consumer_id(self) -> str:
+        return f"{self.settings.service_name}.{self.name}"
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def assigned(self) -> bool:
+        return bool(self._consumer and self._consumer.assignment())
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *[self.settings.topic(t) for t in self.topics],
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=f"{self.settings.group_id}.{self.name}",
+            client_id=self.consumer_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_records,
+        )
+        await start_with_retry(self._consumer, f"consumer {self.consumer_id}")
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            except KafkaError as exc:
+                log.warning("consumer_fetch_failed", consumer=self.consumer_id, error=repr(exc))
+                await asyncio.sleep(1)
+                continue
+            for tp, records in batches.items():
+                for record in records:
+                    await self._process_until_settled(record)
+                await self._commit(tp, records[-1].offset + 1)
+                self._observe_lag(tp, records[-1].offset)
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        assert self._consumer is not None
+        for attempt in range(1, 1000):
+            try:
+                await self._consumer.commit({tp: offset})
+                return
+            except KafkaError as exc:
+                # A rebalance may have moved the partition away: its new owner re-reads
+                # from the last commit and the inbox makes the re-read harmless.
+                if not self._consumer.assignment() or tp not in self._consumer.assignment():
+                    log.info("commit_skipped_partition_revoked", partition=str(tp))
+                    return
+                log.warning("commit_failed", error=repr(exc), attempt=attempt)
+                await asyncio.sleep(backoff_delay(attempt, initial=0.2, maximum=5))
+
+    def _observe_lag(self, tp: TopicPartition, last_offset: int) -> None:
+        assert self._consumer is not None
+        highwater = self._consumer.highwater(tp)
+        if highwater is not None:
+            CONSUMER_LAG.labels(self.settings.service_name, tp.topic, str(tp.partition)).set(
+                max(0, highwater - last_offset - 1))
+
+    async def _process_until_settled(self, record: ConsumerRecord) -> None:
+        """Handle one record, retrying per the policy above; returns once it is settled."""
+        service, attempt, outage = self.settings.service_name, 0, 0
+        with EVENT_PROCESSING_SECONDS.labels(service, record.topic).time():
+            while True:
+                try:
+                    outcome = await self.process(record)
+                    EVENTS_CONSUMED.labels(service, record.topic, outcome).inc()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except _Outage as exc:
+                    outage += 1
+                    log.warning("consumer_dependency_unavailable", consumer=self.consumer_id,
+                                error=repr(exc.__cause__), attempt=outage)
+                    await asyncio.sleep(backoff_delay(outage, initial=0.5, maximum=10))
+                except Exception as exc:  # noqa: BLE001 - classified below
+                    attempt += 1
+                    retryable = not isinstance(exc, WardenError) or exc.retryable
+                    if retryable and attempt < self.settings.consumer_max_attempts:
+                        log.warning("consumer_retry", consumer=self.consumer_id, attempt=attempt,
+                                    error=repr(exc), offset=record.offset, topic=record.topic)
+                        await asyncio.sleep(backoff_delay(
+                            attempt, initial=self.settings.consumer_backoff_initial_s,
+                            maximum=self.settings.consumer_backoff_max_s))
+                        continue
+                    await self.dead_letter(record, exc, attempt)
+                    EVENTS_CONSUMED.labels(service, record.topic, "dead_lettered").inc()
+                    return
+
+    async def process(self, record: ConsumerRecord) -> str:
+        """One attempt. Returns the outcome: processed, duplicate or ignored."""
+        message = self.parse(record)
+        handler = self.handlers.get(message.type)
+        if handler is None:
+            log.debug("event_ignored", type=message.type, consumer=self.consumer_id)
+            return "ignored"
+        if message.event is not None and message.payload is None:
+            message.payload = message.event.payload()
+        token = correlation_id_var.set(message.event.correlationid if message.event else None)
+        try:
+            async with self.sessions() as session, session.begin():
+                if not await self._claim_in_inbox(session, message):
+                    return "duplicate"
+                await handler(Delivery(session=session, message=message))
+            return "processed"
+        except Exception as exc:
+            if _is_outage(exc):
+                raise _Outage() from exc
+            raise
+        finally:
+            correlation_id_var.reset(token)
+
+    async def _claim_in_inbox(self, session: AsyncSession, message: Incoming) -> bool:
+        inserted = await session.execute(
+            insert(_inbox)
+            .values(consumer=self.consumer_id, event_id=message.event_id,
+                    topic=message.record.topic)
+            .on_conflict_do_nothing()
+            .returning(_inbox.c.event_id)
+        )
+        return inserted.first() is not None
+
+    async def dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int) -> None:
+        """Send the original bytes to ``<topic>.dlq`` with the reason in headers."""
+        reason = exc.detail if isinstance(exc, WardenError) else repr(exc)
+        headers = list(record.headers or []) + [
+            ("dlq.reason", reason[:4000].encode()),
+            ("dlq.error.type", type(exc).__name__.encode()),
+            ("dlq.original.topic", record.topic.encode()),
+            ("dlq.original.partition", str(record.partition).encode()),
+            ("dlq.original.offset", str(record.offset).encode()),
+            ("dlq.consumer", self.consumer_id.encode()),
+            ("dlq.attempts", str(attempts).encode()),
+            ("dlq.failed.at", datetime.now(UTC).isoformat().encode()),
+        ]
+        if not isinstance(exc, InvalidMessage):
+            trace = "".join(traceback.format_exception(exc))[-4000:]
+            headers.append(("dlq.stacktrace", trace.encode()))
+        dlq_topic = dlq(record.topic)
+        for attempt in range(1, 10_000):
+            try:
+                await (await self.producer.send(dlq_topic, value=record.value, key=record.key,
+                                                headers=headers))
+                break
+            except KafkaError as send_error:
+                log.warning("dlq_send_failed", error=repr(send_error), attempt=attempt)
+                await asyncio.sleep(backoff_delay(attempt, initial=0.5, maximum=10))
+        DLQ_RECORDS.labels(self.settings.service_name, dlq_topic).inc()
+        log.warning("event_dead_lettered", consumer=self.consumer_id, topic=record.topic,
+                    offset=record.offset, reason=reason[:500])
+
+
+async def count_processed(session: AsyncSession, consumer: str) -> int:
+    return await session.scalar(sa.select(sa.func.count()).select_from(_inbox)
+                                .where(_inbox.c.consumer == consumer)) or 0

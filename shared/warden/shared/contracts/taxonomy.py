@@ -1,0 +1,109 @@
+"""One taxonomy of policy areas and categories for every channel.
+
+Each category maps to the DSA statement-of-reasons category as the EU
+Transparency Database spells it, and to a severity (1 = lowest, 5 = highest)
+that routing uses for priority.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PolicyArea(StrEnum):
+    COMMUNITY_STANDARDS = "community_standards"
+    ADVERTISING = "advertising"
+    INTELLECTUAL_PROPERTY = "intellectual_property"
+    LEGAL_REGULATORY = "legal_regulatory"
+
+
+class DsaCategory(StrEnum):
+    ANIMAL_WELFARE = "STATEMENT_CATEGORY_ANIMAL_WELFARE"
+    DATA_PROTECTION = "STATEMENT_CATEGORY_DATA_PROTECTION_AND_PRIVACY_VIOLATIONS"
+    ILLEGAL_OR_HARMFUL_SPEECH = "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"
+    INTELLECTUAL_PROPERTY = "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"
+    CIVIC_DISCOURSE = "STATEMENT_CATEGORY_NEGATIVE_EFFECTS_ON_CIVIC_DISCOURSE_OR_ELECTIONS"
+    NON_CONSENSUAL = "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR"
+    PORNOGRAPHY = "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT"
+    PROTECTION_OF_MINORS = "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"
+    PUBLIC_SECURITY = "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY"
+    SCAMS_AND_FRAUD = "STATEMENT_CATEGORY_SCAMS_AND_FRAUD"
+    SELF_HARM = "STATEMENT_CATEGORY_SELF_HARM"
+    SCOPE_OF_SERVICE = "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"
+    UNSAFE_PRODUCTS = "STATEMENT_CATEGORY_UNSAFE_AND_ILLEGAL_PRODUCTS"
+    VIOLENCE = "STATEMENT_CATEGORY_VIOLENCE"
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    area: PolicyArea
+    dsa: DsaCategory
+    severity: int
+    label: str
+
+
+_CS, _AD, _IP, _LR = (
+    PolicyArea.COMMUNITY_STANDARDS,
+    PolicyArea.ADVERTISING,
+    PolicyArea.INTELLECTUAL_PROPERTY,
+    PolicyArea.LEGAL_REGULATORY,
+)
+
+CATEGORIES: dict[str, Category] = {
+    c.code: c
+    for c in (
+        Category("child_sexual_exploitation", _CS, DsaCategory.PROTECTION_OF_MINORS, 5,
+                 "Child sexual exploitation and abuse"),
+        Category("child_endangerment", _CS, DsaCategory.PROTECTION_OF_MINORS, 4,
+                 "Child endangerment"),
+        Category("terrorism", _CS, DsaCategory.PUBLIC_SECURITY, 5, "Terrorist content"),
+        Category("violent_extremism", _CS, DsaCategory.PUBLIC_SECURITY, 4, "Violent extremism"),
+        Category("self_harm", _CS, DsaCategory.SELF_HARM, 5, "Suicide and self-injury"),
+        Category("threat_to_life", _CS, DsaCategory.VIOLENCE, 5, "Credible threat to life"),
+        Category("graphic_violence", _CS, DsaCategory.VIOLENCE, 3, "Graphic violence"),
+        Category("animal_abuse", _CS, DsaCategory.ANIMAL_WELFARE, 3, "Animal abuse"),
+        Category("hate_speech", _CS, DsaCategory.ILLEGAL_OR_HARMFUL_SPEECH, 3, "Hate speech"),
+        Category("harassment", _CS, DsaCategory.ILLEGAL_OR_HARMFUL_SPEECH, 3,
+                 "Bullying and harassment"),
+        Category("non_consensual_intimate_imagery", _CS, DsaCategory.NON_CONSENSUAL, 4,
+                 "Non-consensual intimate imagery"),
+        Category("adult_nudity", _CS, DsaCategory.PORNOGRAPHY, 2, "Adult nudity and sexual content"),
+        Category("sexual_solicitation", _CS, DsaCategory.PORNOGRAPHY, 2, "Sexual solicitation"),
+        Category("election_misinformation", _CS, DsaCategory.CIVIC_DISCOURSE, 3,
+                 "Election and civic misinformation"),
+        Category("privacy_violation", _CS, DsaCategory.DATA_PROTECTION, 3,
+                 "Sharing private information"),
+        Category("scam", _CS, DsaCategory.SCAMS_AND_FRAUD, 3, "Scams and fraud"),
+        Category("phishing", _CS, DsaCategory.SCAMS_AND_FRAUD, 3, "Phishing"),
+        Category("illegal_goods", _CS, DsaCategory.UNSAFE_PRODUCTS, 3,
+                 "Sale of illegal or unsafe goods"),
+        Category("impersonation", _CS, DsaCategory.SCOPE_OF_SERVICE, 2, "Impersonation"),
+        Category("spam", _CS, DsaCategory.SCOPE_OF_SERVICE, 1, "Spam"),
+        Category("misleading_ad", _AD, DsaCategory.SCAMS_AND_FRAUD, 3, "Misleading advertising"),
+        Category("prohibited_ad_content", _AD, DsaCategory.UNSAFE_PRODUCTS, 3,
+                 "Prohibited products or content in ads"),
+        Category("ad_policy_misapplied", _AD, DsaCategory.SCOPE_OF_SERVICE, 2,
+                 "Advertising policy misapplied"),
+        Category("copyright", _IP, DsaCategory.INTELLECTUAL_PROPERTY, 2, "Copyright infringement"),
+        Category("trademark", _IP, DsaCategory.INTELLECTUAL_PROPERTY, 2, "Trademark infringement"),
+        Category("counterfeit", _IP, DsaCategory.INTELLECTUAL_PROPERTY, 3, "Counterfeit goods"),
+        Category("illegal_content_order", _LR, DsaCategory.ILLEGAL_OR_HARMFUL_SPEECH, 4,
+                 "Order against illegal content"),
+        Category("terrorist_content_order", _LR, DsaCategory.PUBLIC_SECURITY, 5,
+                 "Terrorist-content removal order"),
+        Category("defamation", _LR, DsaCategory.ILLEGAL_OR_HARMFUL_SPEECH, 2, "Defamation"),
+        Category("data_protection_request", _LR, DsaCategory.DATA_PROTECTION, 2,
+                 "Data protection request"),
+    )
+}
+
+
+def category(code: str) -> Category:
+    """Look up a category; ``KeyError`` for an unknown code (callers turn it into a 422)."""
+    return CATEGORIES[code]
+
+
+def is_known_category(code: str) -> bool:
+    return code in CATEGORIES

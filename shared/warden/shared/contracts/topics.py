@@ -1,0 +1,27 @@
+"""Topic names. Each service may add a prefix from settings (test isolation, multi-tenant brokers)."""
+
+REPORTS_RAW = "reports.raw"
+REPORTS_NORMALIZED = "reports.normalized"
+CASES_ROUTED = "cases.routed"
+CASES_SLA = "cases.sla"
+DECISIONS_RECORDED = "decisions.recorded"
+APPEALS_FILED = "appeals.filed"
+NOTIFICATIONS_DELIVERED = "notifications.delivered"
+
+ALL_TOPICS = (
+    REPORTS_RAW,
+    REPORTS_NORMALIZED,
+    CASES_ROUTED,
+    CASES_SLA,
+    DECISIONS_RECORDED,
+    APPEALS_FILED,
+    NOTIFICATIONS_DELIVERED,
+)
+
+
+def dlq(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+def all_topics_with_dlq() -> list[str]:
+    return [name for topic in ALL_TOPICS for name in (topic, dlq(topic))]

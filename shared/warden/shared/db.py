@@ -1,0 +1,103 @@
+"""Database plumbing shared by the services: engine, sessions, outbox and inbox tables."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commits on success, rolls back on any exception."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """The plain libpq-style DSN asyncpg wants (LISTEN/NOTIFY uses a raw connection)."""
+    return sa.make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+
+
+def utc_column(nullable: bool = False, **kwargs: Any) -> sa.Column:
+    return sa.Column(sa.DateTime(timezone=True), nullable=nullable, **kwargs)
+
+
+def jsonb_column(nullable: bool = False, **kwargs: Any) -> sa.Column:
+    return sa.Column(JSONB, nullable=nullable, **kwargs)
+
+
+class OutboxRecord(SQLModel, table=True):
+    """An event waiting to be published, written in the same transaction as its state change."""
+
+    __tablename__ = "outbox"
+
+    seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(),
+                                                              primary_key=True))
+    event_id: str = Field(sa_column=sa.Column(sa.Text, nullable=False, unique=True))
+    topic: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    key: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    value: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    headers: dict = Field(default_factory=dict, sa_column=jsonb_column())
+    created_at: datetime = Field(sa_column=utc_column(server_default=sa.func.now()))
+    published_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class InboxRecord(SQLModel, table=True):
+    """An event this service has already processed (consumer idempotency)."""
+
+    __tablename__ = "inbox"
+
+    consumer: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    event_id: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    topic: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    processed_at: datetime = Field(sa_column=utc_column(server_default=sa.func.now()))
+
+
+def create_messaging_tables(op) -> None:
+    """Alembic helper: the outbox and inbox every service owns (used by each first migration)."""
+    op.create_table(
+        "outbox",
+        sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", sa.Text, nullable=False, unique=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.Text, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("outbox_unpublished", "outbox", ["seq"],
+                    postgresql_where=sa.text("published_at IS NULL"))
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column("event_id", sa.Text, primary_key=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+    )
+
+
+def drop_messaging_tables(op) -> None:
+    op.drop_table("inbox")
+    op.drop_index("outbox_unpublished", table_name="outbox")
+    op.drop_table("outbox")

@@ -1,0 +1,68 @@
+"""RFC 9457 problem documents: the one mapping from errors to HTTP responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from warden.shared.errors import WardenError
+from warden.shared.observability import get_logger
+
+log = get_logger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(request: Request, *, status: int, title: str, detail: str, slug: str,
+                     errors: list[dict[str, Any]] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:warden:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def validation_errors(raw_errors) -> list[dict[str, Any]]:
+    """Pydantic/FastAPI errors -> ``[{field, message, type}]`` with dotted field paths."""
+    return [
+        {"field": ".".join(str(p) for p in err.get("loc", ())) or "<root>",
+         "message": err.get("msg", ""), "type": err.get("type", "")}
+        for err in raw_errors
+    ]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(WardenError)
+    async def _warden_error(request: Request, exc: WardenError):
+        return problem_response(request, status=exc.status, title=exc.title, detail=exc.detail,
+                                slug=exc.type_slug, errors=exc.errors, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        errors = validation_errors(exc.errors())
+        fields = ", ".join(e["field"] for e in errors[:10])
+        return problem_response(request, status=422, title="Invalid input",
+                                detail=f"{len(errors)} problem(s) in the request: {fields}",
+                                slug="invalid-input", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        return problem_response(request, status=exc.status_code, title=str(exc.detail),
+                                detail=str(exc.detail), slug=f"http-{exc.status_code}",
+                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled_error", path=request.url.path)
+        return problem_response(request, status=500, title="Internal error",
+                                detail="an unexpected error occurred; it has been logged",
+                                slug="internal")
