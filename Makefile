@@ -1,0 +1,42 @@
+# Warden: `make run` starts the whole system, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := intake routing decision notify
+SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+.PHONY: setup run test test-unit infra infra-stop schemas bench lint clean
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
+	@$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
+	@printf '%s\n' $(CURDIR)/shared $(foreach s,$(SERVICES),$(CURDIR)/services/$(s)) > $(SITE)/warden.pth
+	@touch $@
+
+setup: $(VENV)/.installed ## Install the locked dependencies into .venv
+
+infra: setup ## Start local Kafka and PostgreSQL (idempotent)
+	@bash deploy/local/up.sh
+
+infra-stop:
+	@bash deploy/local/down.sh
+
+run: setup ## Start Kafka, PostgreSQL, migrations, topics, the four services and a webhook receiver
+	@bash deploy/local/run.sh
+
+test: setup ## Run the whole test suite against real Kafka and PostgreSQL
+	@$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: setup
+	@$(PY) -m pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+
+schemas: setup ## Regenerate the checked-in JSON Schemas of every event
+	@$(PY) -m warden.shared.cli schemas
+
+bench: setup ## Benchmarks (throughput, latency, ratios against raw baselines)
+	@bash bench/run.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache
