@@ -1,0 +1,204 @@
+"""The messaging guarantees every service relies on, against real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from tests.support.apps import eventually
+from tests.support.kafka import produce, produce_event, read_events, read_records
+from warden.decision.app import MIGRATIONS
+from warden.decision.settings import DecisionSettings
+from warden.shared.bus.consumer import ConsumerRunner, Delivery
+from warden.shared.bus.kafka import create_producer
+from warden.shared.bus.outbox import Outbox, OutboxRelay
+from warden.shared.contracts import topics
+from warden.shared.contracts.envelope import new_event
+from warden.shared.contracts.events import CASE_SLA_V1, CaseSlaV1
+from warden.shared.db import create_engine, session_factory
+from warden.shared.errors import TransientError
+
+
+def sla_payload() -> CaseSlaV1:
+    now = datetime.now(UTC)
+    return CaseSlaV1(case_id=uuid.uuid4(), queue="general", due_at=now, state="overdue",
+                     observed_at=now)
+
+
+@pytest.fixture
+async def env(infra, topic_prefix, make_database):
+    url = await make_database("decision", MIGRATIONS)
+    settings = DecisionSettings(database_url=url, kafka_bootstrap=infra.kafka,
+                                topic_prefix=topic_prefix, outbox_poll_interval_s=30,
+                                consumer_backoff_initial_s=0.05, consumer_max_attempts=4)
+    engine = create_engine(url)
+    producer = create_producer(infra.kafka, "test")
+    await producer.start()
+    try:
+        yield settings, engine, session_factory(engine), producer
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+
+async def test_outbox_publishes_each_committed_event_exactly_once_and_promptly(env, infra):
+    settings, engine, sessions, producer = env
+    relay = OutboxRelay(engine, producer, settings)
+    await relay.start()
+    outbox = Outbox(settings)
+    try:
+        committed = []
+        for _ in range(20):
+            async with sessions() as session, session.begin():
+                event = await outbox.emit(session, type=CASE_SLA_V1, key="subject-1",
+                                          payload=sla_payload())
+                committed.append(event.id)
+        with pytest.raises(RuntimeError):
+            async with sessions() as session, session.begin():
+                await outbox.emit(session, type=CASE_SLA_V1, key="subject-1", payload=sla_payload())
+                raise RuntimeError("the state change failed, so its event must not leave")
+        # The poll interval is 30 s: arriving well before proves LISTEN/NOTIFY woke the relay.
+        events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=20,
+                                   timeout=10, settle=3)
+    finally:
+        await relay.stop()
+    assert [e.id for e in events] == committed
+    async with engine.connect() as conn:
+        unpublished = await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+    assert unpublished == 0
+
+
+async def test_relay_started_later_publishes_the_backlog_in_order(env, infra):
+    settings, engine, sessions, producer = env
+    outbox = Outbox(settings)
+    staged = []
+    for i in range(5):
+        async with sessions() as session, session.begin():
+            staged.append((await outbox.emit(session, type=CASE_SLA_V1, key=f"s{i}",
+                                             payload=sla_payload())).id)
+    relay = OutboxRelay(engine, producer, settings)
+    await relay.start()
+    try:
+        events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=5,
+                                   timeout=15)
+    finally:
+        await relay.stop()
+    assert sorted(e.id for e in events) == sorted(staged)
+
+
+async def _effects_table(engine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("CREATE TABLE effects (event_id text NOT NULL)"))
+
+
+async def _effects(engine) -> list[str]:
+    async with engine.connect() as conn:
+        return list((await conn.scalars(sa.text("SELECT event_id FROM effects"))).all())
+
+
+def _runner(settings, sessions, producer, handler) -> ConsumerRunner:
+    return ConsumerRunner(name="test", topics=[topics.CASES_SLA], handlers={CASE_SLA_V1: handler},
+                          settings=settings, sessions=sessions, producer=producer)
+
+
+async def _record_effect(delivery: Delivery) -> None:
+    await delivery.session.execute(sa.text("INSERT INTO effects VALUES (:id)"),
+                                   {"id": delivery.event.id})
+
+
+async def test_transient_failure_is_retried_and_processed_once(env, infra):
+    settings, engine, sessions, producer = env
+    await _effects_table(engine)
+    calls = {"n": 0}
+
+    async def flaky(delivery: Delivery) -> None:
+        calls["n"] += 1
+        await _record_effect(delivery)  # written, then rolled back by the failure below
+        if calls["n"] < 3:
+            raise TransientError("downstream briefly unavailable")
+
+    runner = _runner(settings, sessions, producer, flaky)
+    event = new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+    await produce_event(infra.kafka, settings.topic(topics.CASES_SLA), event, key="s")
+    await runner.start()
+    try:
+        await eventually(lambda: _effects(engine), what="the effect of the retried event")
+        await asyncio.sleep(1)
+    finally:
+        await runner.stop()
+    assert calls["n"] == 3
+    assert await _effects(engine) == [event.id]
+
+
+async def test_unparseable_record_goes_to_dlq_with_reason_and_consumer_goes_on(env, infra):
+    settings, engine, sessions, producer = env
+    await _effects_table(engine)
+    topic = settings.topic(topics.CASES_SLA)
+    await produce(infra.kafka, topic, b"{this is not json", key=b"s")
+    good = new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+    await produce_event(infra.kafka, topic, good, key="s")
+    runner = _runner(settings, sessions, producer, _record_effect)
+    await runner.start()
+    try:
+        await eventually(lambda: _effects(engine), what="the valid event after the bad one")
+        dead = await read_records(infra.kafka, topics.dlq(topic), expect=1, timeout=15)
+    finally:
+        await runner.stop()
+    assert await _effects(engine) == [good.id]
+    assert len(dead) == 1
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert dead[0].value == b"{this is not json"
+    assert "not JSON" in headers["dlq.reason"]
+    assert headers["dlq.original.topic"] == topic
+    assert headers["dlq.error.type"] == "InvalidMessage"
+
+
+async def test_handler_that_keeps_failing_ends_on_dlq_after_max_attempts(env, infra):
+    settings, engine, sessions, producer = env
+    topic = settings.topic(topics.CASES_SLA)
+
+    async def broken(delivery: Delivery) -> None:
+        raise ValueError("bug in handler")
+
+    event = new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+    await produce_event(infra.kafka, topic, event, key="s")
+    runner = _runner(settings, sessions, producer, broken)
+    await runner.start()
+    try:
+        dead = await read_records(infra.kafka, topics.dlq(topic), expect=1, timeout=20)
+    finally:
+        await runner.stop()
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert headers["dlq.attempts"] == str(settings.consumer_max_attempts)
+    assert "bug in handler" in headers["dlq.reason"]
+
+
+async def test_redelivered_event_changes_nothing(env, infra):
+    settings, engine, sessions, producer = env
+    await _effects_table(engine)
+    topic = settings.topic(topics.CASES_SLA)
+    event = new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+    marker = new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+    for e in (event, event, event, marker):
+        await produce_event(infra.kafka, topic, e, key="s")
+    runner = _runner(settings, sessions, producer, _record_effect)
+    await runner.start()
+    try:
+        await eventually(lambda: _has(engine, marker.id), what="the marker event")
+    finally:
+        await runner.stop()
+    # A second consumer in a fresh group re-reads everything: still no second effect.
+    settings2 = settings.model_copy(update={"consumer_group": f"{settings.topic_prefix}other"})
+    runner2 = _runner(settings2, sessions, producer, _record_effect)
+    await runner2.start()
+    await asyncio.sleep(3)
+    await runner2.stop()
+    assert sorted(await _effects(engine)) == sorted([event.id, marker.id])
+
+
+async def _has(engine, event_id: str) -> bool:
+    return event_id in await _effects(engine)
