@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make bench`: every bench/bench_*.py in turn against the local Kafka and PostgreSQL.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+bash deploy/local/up.sh
+status=0
+for script in bench/bench_*.py; do
+  echo "==> $script"
+  .venv/bin/python "$script" || status=1
+done
+exit $status
