@@ -64,3 +64,21 @@ def reviewer_from_request(request: Request) -> Reviewer:
     if "reviewer" not in reviewer.roles and "lead" not in reviewer.roles:
         raise Forbidden("the token does not carry the reviewer role")
     return reviewer
+
+
+def caller_with_role(*roles: str):
+    """FastAPI dependency factory: the caller, whose token must carry one of ``roles``."""
+    wanted = frozenset(roles)
+
+    def dependency(request: Request) -> Reviewer:
+        secret = request.app.state.runtime.settings.reviewer_token_secret
+        caller = decode_reviewer_token(secret, bearer_token(request))
+        if not caller.roles & wanted:
+            raise Forbidden(f"the token carries none of the roles {sorted(wanted)}")
+        return caller
+
+    return dependency
+
+
+# Operators run the delivery side (webhook log, redelivery, endpoints).
+operator_from_request = caller_with_role("operator")

@@ -1,0 +1,1 @@
+"""Notify service: tells the outside world about enforcement facts through signed webhooks."""

@@ -1,0 +1,206 @@
+"""Notification rules: what is sent, to whom, and what happens after each attempt. No I/O here.
+
+Webhook payload (the JSON body of every POST; documented for receivers)::
+
+    {
+      "type": "warden.decision.recorded.v1",      # the event type, also the kind of notification
+      "timestamp": "2026-01-01T12:00:00Z",        # when the fact happened (the event's time)
+      "notification_id": "<uuid>",                # equals the webhook-id header
+      "event": { ...the CloudEvent as published on Kafka, data included... }
+    }
+
+The body is fixed when the notification is created, so every retry sends the same bytes;
+only ``webhook-timestamp`` and the signature change per attempt.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from warden.shared.backoff import backoff_delay
+from warden.shared.contracts.envelope import CloudEvent
+from warden.shared.contracts.events import DECISION_RECORDED_V1, NotificationDeliveredV1
+from warden.shared.errors import Conflict, InvalidInput
+
+DEFAULT_EVENT_TYPES = (DECISION_RECORDED_V1,)
+ANY_EVENT = "*"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+FINISHED = frozenset({NotificationStatus.DELIVERED, NotificationStatus.DEAD})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        return backoff_delay(attempt, initial=self.backoff_initial_s,
+                             maximum=self.backoff_max_s, rng=rng)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one POST to a receiver came to."""
+
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None = None
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True)
+class Transition:
+    status: NotificationStatus
+    next_attempt_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+def after_attempt(result: AttemptResult, *, attempt_in_round: int, policy: RetryPolicy,
+                  now: datetime, rng: random.Random | None = None) -> Transition:
+    """Delivered on a 2xx; otherwise retried after a jittered backoff until the budget is spent.
+
+    ``attempt_in_round`` counts attempts since the notification was created or last redelivered
+    by an operator (1-based, including this one).
+    """
+    if result.succeeded:
+        return Transition(NotificationStatus.DELIVERED, None)
+    if attempt_in_round >= policy.max_attempts:
+        return Transition(NotificationStatus.DEAD, None)
+    delay = policy.delay(attempt_in_round, rng)
+    return Transition(NotificationStatus.PENDING, now + timedelta(seconds=delay))
+
+
+def redelivery(status: NotificationStatus, *, now: datetime) -> Transition:
+    """An operator sends a finished notification again, with a fresh retry budget."""
+    if status not in FINISHED:
+        raise Conflict("the notification is still pending: it will be sent without being asked")
+    return Transition(NotificationStatus.PENDING, now)
+
+
+def describe_failure(status_code: int | None, error: BaseException | None) -> str | None:
+    """A short, log-safe reason for a failed attempt (never the response body)."""
+    if error is not None:
+        text = str(error).strip()
+        return f"{type(error).__name__}: {text}"[:500] if text else type(error).__name__
+    if status_code is not None and not 200 <= status_code < 300:
+        return f"receiver answered HTTP {status_code}"
+    return None
+
+
+def wants(event_types: list[str], event_type: str) -> bool:
+    return ANY_EVENT in event_types or event_type in event_types
+
+
+def webhook_body(notification_id: uuid.UUID, event: CloudEvent) -> str:
+    document = {
+        "type": event.type,
+        "timestamp": event.time.isoformat().replace("+00:00", "Z"),
+        "notification_id": str(notification_id),
+        "event": event.model_dump(mode="json", exclude_none=True),
+    }
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class References:
+    """The identifiers a notification is about, kept as columns for search and for the outcome."""
+
+    subject_id: str
+    case_id: uuid.UUID | None
+    decision_id: uuid.UUID | None
+    report_ids: list[uuid.UUID]
+
+
+def references_of(event: CloudEvent, payload: Any) -> References:
+    subject = getattr(payload, "subject", None)
+    subject_id = getattr(subject, "id", None) or event.subject or event.id
+    return References(subject_id=subject_id,
+                      case_id=getattr(payload, "case_id", None),
+                      decision_id=getattr(payload, "decision_id", None),
+                      report_ids=list(getattr(payload, "report_ids", None) or []))
+
+
+def references_of_notification(notification: Any) -> References:
+    """The references kept on a stored notification (report ids are stored as strings)."""
+    return References(subject_id=notification.subject_id, case_id=notification.case_id,
+                      decision_id=notification.decision_id,
+                      report_ids=[uuid.UUID(str(r)) for r in notification.report_ids])
+
+
+def outcome_event(*, notification_id: uuid.UUID, source_event_id: str, source_event_type: str,
+                  endpoint_name: str, endpoint_url: str, status: NotificationStatus,
+                  attempts: int, finished_at: datetime, refs: References
+                  ) -> NotificationDeliveredV1:
+    if status not in FINISHED:
+        raise ValueError(f"a notification that is {status} has no outcome yet")
+    return NotificationDeliveredV1(
+        notification_id=notification_id, source_event_id=source_event_id,
+        source_event_type=source_event_type, recipient=endpoint_name, endpoint_url=endpoint_url,
+        status=status.value, attempts=attempts, finished_at=finished_at, case_id=refs.case_id,
+        decision_id=refs.decision_id, report_ids=refs.report_ids,
+    )
+
+
+def validate_endpoint_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("an endpoint URL is an absolute http(s) URL",
+                           errors=[{"field": "body.url", "type": "url",
+                                    "message": "must be an absolute http or https URL"}])
+    return url
+
+
+def page_cursor(created_at: datetime, notification_id: uuid.UUID) -> str:
+    """An opaque keyset cursor: where the next page of a newest-first listing starts."""
+    raw = f"{created_at.isoformat()}|{notification_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_page_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, _, notification_id = raw.partition("|")
+        parsed = datetime.fromisoformat(created_at), uuid.UUID(notification_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("the cursor is not one this service handed out",
+                           errors=[{"field": "query.cursor", "type": "cursor",
+                                    "message": "pass next_cursor of the previous page"}]) from None
+    if parsed[0].tzinfo is None:
+        raise InvalidInput("the cursor is not one this service handed out")
+    return parsed
+
+
+def validate_event_types(event_types: list[str], known: set[str]) -> list[str]:
+    """An endpoint subscribes to known event types, or to every type with ``*``."""
+    unknown = sorted(set(event_types) - known - {ANY_EVENT})
+    if not event_types or unknown:
+        raise InvalidInput(
+            "an endpoint subscribes to at least one known event type",
+            errors=[{"field": "body.event_types", "type": "enum",
+                     "message": f"unknown {unknown}; known: {sorted(known)} or '*'"
+                     if unknown else "must not be empty"}])
+    return sorted(set(event_types))

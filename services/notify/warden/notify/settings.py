@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from warden.notify.signing import InvalidSecret, secret_key
+from warden.shared.settings import LOCAL_PG, ServiceSettings
+
+# Local development only: production sets WARDEN_NOTIFY_WEBHOOK_SECRET (a fresh ``whsec_`` secret).
+LOCAL_WEBHOOK_SECRET = "whsec_d2FyZGVuLWxvY2FsLWRldmVsb3BtZW50LXNlY3JldCE="
+LOCAL_RECEIVER_URL = "http://127.0.0.1:8099/webhooks"
+
+
+class NotifySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="WARDEN_NOTIFY_", extra="ignore",
+                                      populate_by_name=True)
+    service_name: ClassVar[str] = "notify"
+
+    database_url: str = f"{LOCAL_PG}/warden_notify"
+    port: int = 8004
+
+    # The endpoint configured from the environment; upserted into ``endpoints`` at start-up
+    # under the name ``configured``. An empty URL disables it.
+    webhook_url: str = Field(LOCAL_RECEIVER_URL, description="WARDEN_NOTIFY_WEBHOOK_URL")
+    webhook_secret: str = Field(LOCAL_WEBHOOK_SECRET, description="WARDEN_NOTIFY_WEBHOOK_SECRET")
+
+    delivery_enabled: bool = True
+    delivery_max_attempts: int = Field(8, ge=1)
+    delivery_backoff_initial_s: float = Field(2.0, gt=0)
+    delivery_backoff_max_s: float = Field(600.0, gt=0)
+    delivery_timeout_s: float = Field(10.0, gt=0)
+    # A claimed notification is someone's for this long; a worker that died mid-send
+    # leaves it to be retried by another once the lease has run out.
+    delivery_lease_s: float = Field(60.0, gt=0)
+    delivery_batch_size: int = Field(20, ge=1)
+    delivery_poll_interval_s: float = Field(2.0, gt=0)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_is_whsec(cls, value: str) -> str:
+        try:
+            secret_key(value)
+        except InvalidSecret as exc:
+            raise ValueError(f"WARDEN_NOTIFY_WEBHOOK_SECRET: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_request(self) -> NotifySettings:
+        if self.delivery_lease_s <= self.delivery_timeout_s:
+            raise ValueError("delivery_lease_s must exceed delivery_timeout_s, or a slow "
+                             "receiver would be sent the same webhook twice at once")
+        return self
