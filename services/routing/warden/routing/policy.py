@@ -1,0 +1,307 @@
+"""The routing policy: queues, rules and priority weights, read from a versioned YAML file.
+
+Routing rules are data, not code. Rules are tried in order and the first one whose
+conditions all hold places the report; the last rule has no conditions and catches the
+rest. A file is validated as a whole before it is used, and every problem is reported
+with the rule it belongs to, so a bad edit is refused with a message an operator can act
+on (and the policy in force stays in force).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from warden.shared.contracts.events import Channel, ReportNormalizedV1
+from warden.shared.contracts.taxonomy import CATEGORIES, PolicyArea
+from warden.shared.errors import InvalidInput
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> Any:
+    """``"90s"``, ``"15m"``, ``"4h"``, ``"7d"`` or a number of seconds; anything else is left to
+    pydantic (which also accepts ISO 8601 durations such as ``PT4H``)."""
+    if isinstance(value, str) and (found := _DURATION.match(value)):
+        return timedelta(seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)])
+    if isinstance(value, str) and not value.strip().upper().startswith("P"):
+        raise ValueError(f"{value!r} is not a duration; write e.g. 90s, 15m, 4h, 7d or PT4H")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
+class _Spec(BaseModel):
+    # A misspelt key must be an error, not a silently ignored condition.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QueueSpec(_Spec):
+    sla: Duration = Field(description="time allowed from the first report to a decision")
+    skills: list[Name] = Field(default_factory=list,
+                               description="skills a reviewer needs to see and claim its cases")
+    description: str = ""
+
+
+class SignalCondition(_Spec):
+    """A test on one detector signal; every operator given must hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    gte: float | None = None
+    gt: float | None = None
+    lte: float | None = None
+    lt: float | None = None
+    eq: float | str | None = None
+    one_of: list[str] | None = Field(default=None, alias="in")
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.gte, self.gt, self.lte, self.lt, self.eq, self.one_of))
+
+    def holds(self, value: float | str | None) -> bool:
+        if value is None:
+            return False
+        if self.eq is not None and value != self.eq:
+            return False
+        if self.one_of is not None and str(value) not in self.one_of:
+            return False
+        bounds = [(self.gte, float.__ge__), (self.gt, float.__gt__),
+                  (self.lte, float.__le__), (self.lt, float.__lt__)]
+        if any(bound is not None for bound, _ in bounds):
+            if not isinstance(value, int | float):
+                return False  # a textual signal never satisfies a numeric threshold
+            return all(bound is None or test(float(value), bound) for bound, test in bounds)
+        return True
+
+
+class Match(_Spec):
+    """Conditions on a report; each list means "any of these", and all conditions must hold."""
+
+    channel: list[Channel] | None = None
+    category: list[str] | None = None
+    policy_area: list[PolicyArea] | None = None
+    subject_type: list[str] | None = None
+    jurisdiction: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = Field(
+        default=None, description="matches when the report's scope includes any of these codes")
+    signals: dict[str, SignalCondition] | None = None
+
+    @property
+    def catches_all(self) -> bool:
+        return all(value is None for value in (self.channel, self.category, self.policy_area,
+                                               self.subject_type, self.jurisdiction, self.signals))
+
+    def holds_for(self, report: ReportNormalizedV1) -> bool:
+        if self.channel is not None and report.channel not in self.channel:
+            return False
+        if self.category is not None and report.category not in self.category:
+            return False
+        if self.policy_area is not None and report.policy_area not in self.policy_area:
+            return False
+        if self.subject_type is not None and report.subject.type not in self.subject_type:
+            return False
+        if self.jurisdiction is not None and not (
+                {j.upper() for j in report.jurisdictions} & set(self.jurisdiction)):
+            return False
+        if self.signals is not None:
+            return all(test.holds(report.signals.get(name)) for name, test in self.signals.items())
+        return True
+
+
+class Rule(_Spec):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=80)]
+    description: str = ""
+    match: Match = Field(default_factory=Match)
+    queue: Name
+    base_priority: int = Field(ge=0, le=500)
+    sla: Duration | None = Field(default=None, description="overrides the queue's SLA")
+
+
+class DeadlineTier(_Spec):
+    within: Duration
+    boost: int = Field(ge=0, le=500)
+
+
+class PriorityWeights(_Spec):
+    """How much each factor adds to a case's priority (higher is reviewed first)."""
+
+    severity: int = Field(10, ge=0, le=100, description="per taxonomy severity level (1-5)")
+    channel: dict[Channel, int] = Field(default_factory=lambda: {
+        Channel.REGULATOR: 40, Channel.TRUSTED_FLAGGER: 30, Channel.RIGHTS_HOLDER: 10,
+        Channel.ADVERTISER: 10, Channel.AUTOMATED: 0, Channel.USER: 0})
+    priority_handling: int = Field(10, ge=0, le=200,
+                                   description="a report marked for priority handling (Art. 22)")
+    reporters_step: int = Field(5, ge=0, le=100,
+                                description="added each time the number of reporters doubles")
+    reporters_cap: int = Field(25, ge=0, le=500)
+    deadline: list[DeadlineTier] = Field(default_factory=lambda: [
+        DeadlineTier(within=timedelta(hours=1), boost=30),
+        DeadlineTier(within=timedelta(hours=4), boost=20),
+        DeadlineTier(within=timedelta(hours=24), boost=10)])
+    overdue: int = Field(40, ge=0, le=500)
+
+
+class AppealsSpec(_Spec):
+    queue: Name = "appeals"
+    base_priority: int = Field(30, ge=0, le=500)
+    sla: Duration | None = Field(default=None, description="defaults to the queue's SLA")
+
+
+class RoutingPolicy(_Spec):
+    version: Annotated[str, Field(min_length=1, max_length=100)]
+    description: str = ""
+    queues: dict[Name, QueueSpec] = Field(min_length=1)
+    statutory_deadlines: dict[str, Duration] = Field(
+        default_factory=dict,
+        description="category -> the longest time the law allows from receipt (applied even "
+                    "when a report carries no deadline of its own)")
+    priority: PriorityWeights = Field(default_factory=PriorityWeights)
+    appeals: AppealsSpec = Field(default_factory=AppealsSpec)
+    rules: list[Rule] = Field(min_length=1)
+
+    def route(self, report: ReportNormalizedV1) -> Rule:
+        """The first rule whose conditions hold (validation guarantees the last one always does)."""
+        return next(rule for rule in self.rules if rule.match.holds_for(report))
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def sla_of(self, rule: Rule) -> timedelta:
+        return rule.sla or self.queues[rule.queue].sla
+
+    def appeals_sla(self) -> timedelta:
+        return self.appeals.sla or self.queues[self.appeals.queue].sla
+
+    def skills_for(self, queue: str) -> frozenset[str]:
+        spec = self.queues.get(queue)
+        return frozenset(spec.skills) if spec else frozenset()
+
+    def statutory_deadline(self, category: str, received_at: datetime) -> datetime | None:
+        limit = self.statutory_deadlines.get(category)
+        return received_at + limit if limit is not None else None
+
+
+class PolicyError(InvalidInput):
+    """The policy file cannot be used; ``errors`` name each bad rule or field."""
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    policy: RoutingPolicy
+    digest: str
+    source: str
+
+    @property
+    def version(self) -> str:
+        return self.policy.version
+
+
+def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
+    """Parse and fully validate a policy document; ``PolicyError`` lists every problem."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _policy_error(source, [{"field": "<file>", "message": f"not valid YAML: {exc}",
+                                      "type": "yaml"}]) from exc
+    if not isinstance(document, dict):
+        raise _policy_error(source, [{"field": "<file>", "message": "must be a YAML mapping",
+                                      "type": "type"}])
+    try:
+        policy = RoutingPolicy.model_validate(document)
+    except ValidationError as exc:
+        raise _policy_error(source, _schema_problems(exc, document)) from exc
+    if problems := consistency_problems(policy):
+        raise _policy_error(source, problems)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return LoadedPolicy(policy=policy, digest=digest, source=source)
+
+
+def load_policy_file(path: Path) -> LoadedPolicy:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _policy_error(str(path), [{"field": "<file>", "message": f"cannot read: {exc}",
+                                         "type": "io"}]) from exc
+    return parse_policy(text, source=str(path))
+
+
+def consistency_problems(policy: RoutingPolicy) -> list[dict[str, str]]:
+    """Cross-references a schema cannot express: queues exist, the default rule is last..."""
+    problems: list[dict[str, str]] = []
+
+    def problem(field: str, message: str, kind: str) -> None:
+        problems.append({"field": field, "message": message, "type": kind})
+
+    seen: set[str] = set()
+    last = len(policy.rules) - 1
+    for index, rule in enumerate(policy.rules):
+        where = _rule_label(index, rule.id)
+        if rule.id in seen:
+            problem(f"{where}.id", f"duplicate rule id {rule.id!r}", "duplicate")
+        seen.add(rule.id)
+        if rule.queue not in policy.queues:
+            problem(f"{where}.queue", f"unknown queue {rule.queue!r}; queues are "
+                    f"{', '.join(sorted(policy.queues))}", "unknown_queue")
+        for code in rule.match.category or []:
+            if code not in CATEGORIES:
+                problem(f"{where}.match.category", f"unknown category {code!r}", "unknown_category")
+        for name, test in (rule.match.signals or {}).items():
+            if test.is_empty():
+                problem(f"{where}.match.signals.{name}", "a signal condition needs at least one "
+                        "of gte, gt, lte, lt, eq, in", "empty_condition")
+        if rule.match.catches_all and index != last:
+            problem(where, "matches every report, so the rules after it could never apply; "
+                    "the catch-all rule must be the last", "unreachable_rules")
+    if not policy.rules[last].match.catches_all:
+        problem(_rule_label(last, policy.rules[last].id),
+                "the last rule must have no conditions so that every report is routed",
+                "no_default_rule")
+    if policy.appeals.queue not in policy.queues:
+        problem("appeals.queue", f"unknown queue {policy.appeals.queue!r}", "unknown_queue")
+    for code in policy.statutory_deadlines:
+        if code not in CATEGORIES:
+            problem(f"statutory_deadlines.{code}", f"unknown category {code!r}",
+                    "unknown_category")
+    for queue, spec in policy.queues.items():
+        if spec.sla <= timedelta(0):
+            problem(f"queues.{queue}.sla", "must be positive", "range")
+    return problems
+
+
+def _rule_label(index: int, rule_id: Any) -> str:
+    return f"rules[{index}] ({rule_id!r})" if rule_id else f"rules[{index}]"
+
+
+def _schema_problems(exc: ValidationError, document: dict) -> list[dict[str, str]]:
+    raw_rules = document.get("rules") if isinstance(document.get("rules"), list) else []
+    problems = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            raw = raw_rules[loc[1]] if loc[1] < len(raw_rules) else None
+            rule_id = raw.get("id") if isinstance(raw, dict) else None
+            head = _rule_label(loc[1], rule_id)
+            loc = loc[2:]
+        else:
+            head = ""
+        tail = ".".join(str(p) for p in loc)
+        field = ".".join(p for p in (head, tail) if p) or "<root>"
+        problems.append({"field": field, "message": err["msg"], "type": err["type"]})
+    return problems
+
+
+def _policy_error(source: str, problems: list[dict[str, str]]) -> PolicyError:
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return PolicyError(f"routing policy {source} is invalid: {summary}{more}", errors=problems)
