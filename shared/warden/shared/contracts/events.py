@@ -94,6 +94,13 @@ class CaseRoutedV1(Payload):
     routed_at: datetime
     previous_case_id: UUID | None = None
     excluded_reviewer_id: str | None = None
+    reason_detail: str | None = Field(
+        default=None, description="what changed (e.g. 'priority 60 -> 75') and, for a "
+                                  "transfer, the reviewer's stated reason")
+    stage: str | None = Field(default=None, description="review (first instance) or appeal")
+    appeal_id: UUID | None = None
+    legal_deadline: datetime | None = Field(
+        default=None, description="the earliest legal deadline carried by the case's reports")
 
 
 class CaseSlaV1(Payload):
@@ -102,6 +109,9 @@ class CaseSlaV1(Payload):
     due_at: datetime
     state: Literal["at_risk", "overdue"]
     observed_at: datetime
+    subject: Subject | None = None
+    policy_area: str | None = None
+    priority: int | None = None
 
 
 class DecisionRecordedV1(Payload):
