@@ -55,6 +55,8 @@ class LegalReference(Payload):
     legal_basis: str | None = None
     order_reference: str | None = None
     deadline: datetime | None = None
+    order_type: str | None = Field(
+        None, description="removal_order, terrorist_content_removal_order, court_order")
 
 
 class ReportNormalizedV1(Payload):
@@ -74,6 +76,9 @@ class ReportNormalizedV1(Payload):
     signals: dict[str, float | str] = Field(default_factory=dict)
     priority_handling: bool = False
     external_id: str | None = None
+    locale: str | None = Field(None, description="the reporter's language (BCP 47), for replies")
+    illegal_content_notice: bool = Field(
+        False, description="a DSA Art. 16 notice: the notifier is told the decision (Art. 16(5))")
 
 
 class CaseRoutedV1(Payload):
