@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import random
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -70,6 +71,7 @@ class DeliveryWorker:
         self._client: httpx.AsyncClient | None = None
         self._listener: asyncpg.Connection | None = None
         self._task: asyncio.Task | None = None
+        self._in_flight: dict[uuid.UUID, tuple[persistence.Claim, datetime]] = {}
 
     @property
     def running(self) -> bool:
@@ -85,11 +87,11 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._run(), name="notify-delivery")
 
     async def stop(self) -> None:
-        # In-flight POSTs are cancelled; their leases run out and another worker retries them.
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._release_in_flight()
         if self._listener and not self._listener.is_closed():
             await self._listener.close()
         if self._client:
@@ -147,12 +149,33 @@ class DeliveryWorker:
         return len(claims)
 
     async def _deliver(self, claim: persistence.Claim) -> None:
+        self._in_flight[claim.notification_id] = (claim, _utcnow())
         result = await self.post(claim)
         try:
-            await self._record(claim, result)
+            await self.record(claim, result)
         except Exception as exc:  # noqa: BLE001 - the lease expires and the send is retried
             log.warning("delivery_record_failed", notification_id=str(claim.notification_id),
                         error=repr(exc))
+        del self._in_flight[claim.notification_id]
+
+    async def _release_in_flight(self) -> None:
+        """POSTs cut short by a shutdown: keep a trace of each and make it due again at once,
+        rather than leaving it leased (and undelivered) until the lease runs out."""
+        interrupted, self._in_flight = list(self._in_flight.values()), {}
+        for claim, started_at in interrupted:
+            try:
+                async with self._sessions() as session, session.begin():
+                    released = await persistence.release_claim(session, claim, now=_utcnow())
+                    if released is not None:
+                        await persistence.add_attempt(session, DeliveryAttempt(
+                            notification_id=claim.notification_id, number=released,
+                            url=claim.url, started_at=started_at,
+                            duration_ms=round((_utcnow() - started_at).total_seconds() * 1000, 3),
+                            error="interrupted: the service stopped before the receiver answered",
+                            outcome="interrupted"))
+            except Exception as exc:  # noqa: BLE001 - the lease still expires in the end
+                log.warning("delivery_release_failed",
+                            notification_id=str(claim.notification_id), error=repr(exc))
 
     async def post(self, claim: persistence.Claim) -> AttemptResult:
         assert self._client is not None, "start() the worker first"
@@ -172,7 +195,8 @@ class DeliveryWorker:
         return AttemptResult(started_at=started_at, duration_ms=round(elapsed * 1000, 3),
                              status_code=status_code, error=describe_failure(status_code, error))
 
-    async def _record(self, claim: persistence.Claim, result: AttemptResult) -> None:
+    async def record(self, claim: persistence.Claim, result: AttemptResult) -> None:
+        """Store the attempt and, if this worker still holds the lease, its consequence."""
         token = correlation_id_var.set(claim.correlation_id)
         try:
             await self._record_in_context(claim, result)

@@ -32,7 +32,7 @@ _endpoints = Endpoint.__table__
 
 async def wake_delivery_workers(session: AsyncSession) -> None:
     """Delivered by PostgreSQL on commit only, so a worker never looks too early."""
-    await session.execute(sa.select(sa.func.pg_notify(PENDING_CHANNEL, "")))
+    await session.exec(sa.select(sa.func.pg_notify(PENDING_CHANNEL, "")))
 
 
 # --- endpoints ---------------------------------------------------------------------------
@@ -42,14 +42,14 @@ async def upsert_endpoint(session: AsyncSession, *, name: str, url: str, secret:
     statement = insert(_endpoints).values(id=uuid.uuid4(), name=name, url=url, secret=secret,
                                           event_types=event_types, enabled=True,
                                           created_at=now, updated_at=now)
-    await session.execute(statement.on_conflict_do_update(
+    await session.exec(statement.on_conflict_do_update(
         index_elements=["name"],
         set_={"url": url, "secret": secret, "event_types": event_types, "enabled": True,
               "updated_at": now}))
 
 
 async def disable_endpoint_named(session: AsyncSession, name: str, *, now: datetime) -> None:
-    await session.execute(sa.update(_endpoints).where(_endpoints.c.name == name)
+    await session.exec(sa.update(_endpoints).where(_endpoints.c.name == name)
                           .values(enabled=False, updated_at=now))
 
 
@@ -92,7 +92,7 @@ async def create_notifications(session: AsyncSession, event: CloudEvent, refs: R
             attempts=0, attempts_in_round=0, next_attempt_at=now, created_at=now, updated_at=now,
         ).on_conflict_do_nothing(constraint="notifications_once_per_event").returning(
             _notifications.c.id)
-        if (await session.execute(statement)).first() is not None:
+        if (await session.exec(statement)).first() is not None:
             created += 1
     if created:
         await wake_delivery_workers(session)
@@ -116,7 +116,7 @@ async def claim_due(session: AsyncSession, *, limit: int, now: datetime,
                     lease: timedelta) -> list[Claim]:
     """Lease due notifications; rows another replica is claiming right now are skipped."""
     n, e = _notifications, _endpoints
-    rows = (await session.execute(
+    rows = (await session.exec(
         sa.select(n.c.id, n.c.body, n.c.correlation_id, e.c.name, e.c.url, e.c.secret)
         .join(e, e.c.id == n.c.endpoint_id)
         .where(n.c.status == NotificationStatus.PENDING.value, n.c.next_attempt_at <= now,
@@ -129,9 +129,22 @@ async def claim_due(session: AsyncSession, *, limit: int, now: datetime,
                     url=row.url, secret=row.secret, body=row.body,
                     correlation_id=row.correlation_id) for row in rows]
     for claim in claims:
-        await session.execute(sa.update(n).where(n.c.id == claim.notification_id).values(
+        await session.exec(sa.update(n).where(n.c.id == claim.notification_id).values(
             claim_token=claim.token, next_attempt_at=now + lease))
     return claims
+
+
+async def release_claim(session: AsyncSession, claim: Claim, *, now: datetime) -> int | None:
+    """Give back a lease whose POST never finished; returns the attempt number it used, if held.
+
+    The interrupted attempt counts in the total but not against the retry budget: the
+    receiver may or may not have seen it, and the next attempt carries the same webhook-id.
+    """
+    n = _notifications
+    return await session.scalar(
+        sa.update(n).where(n.c.id == claim.notification_id, n.c.claim_token == claim.token)
+        .values(claim_token=None, next_attempt_at=now, attempts=n.c.attempts + 1, updated_at=now)
+        .returning(n.c.attempts))
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:

@@ -46,7 +46,8 @@ class AttemptOut(BaseModel):
     duration_ms: float
     status_code: int | None
     error: str | None
-    outcome: str = Field(description="delivered, retry, dead, or superseded (lease ran out)")
+    outcome: str = Field(description="delivered, retry, dead, superseded (the lease ran out "
+                         "and another worker took over) or interrupted (service stopped)")
 
 
 class NotificationOut(BaseModel):
