@@ -46,6 +46,10 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> CaseView | Non
                     report_ids=[uuid.UUID(r) for r in row.report_ids])
 
 
+async def case_exists(session: AsyncSession, case_id: uuid.UUID) -> bool:
+    return await session.get(RoutedCase, case_id) is not None
+
+
 async def store_decision(session: AsyncSession, decision: DecisionRecordedV1) -> Decision:
     record = Decision(
         id=decision.decision_id, case_id=decision.case_id, action=decision.action,

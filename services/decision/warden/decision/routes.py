@@ -82,4 +82,6 @@ async def read_decision(decision_id: uuid.UUID, _: CurrentReviewer, rt: RuntimeD
 @router.get("/cases/{case_id}/decisions", response_model=list[DecisionOut])
 async def case_decisions(case_id: uuid.UUID, _: CurrentReviewer, rt: RuntimeDep) -> list[DecisionOut]:
     async with rt.sessions() as session:
+        if not await persistence.case_exists(session, case_id):
+            raise NotFound(f"no routed case {case_id} is known to the decision service")
         return [DecisionOut.of(d) for d in await persistence.decisions_for_case(session, case_id)]
