@@ -1,0 +1,1 @@
+"""Intake service: the front door for every reporting channel (HTTP and ``reports.raw``)."""

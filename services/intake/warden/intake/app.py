@@ -1,0 +1,64 @@
+"""App factory of the intake service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.middleware import Middleware
+
+from warden.intake import consumers
+from warden.intake.access import RateLimiter
+from warden.intake.auth import ClientGate
+from warden.intake.clients import ensure_dev_client
+from warden.intake.domain import problems_of
+from warden.intake.middleware import BodyGuard
+from warden.intake.routes import router
+from warden.intake.settings import IntakeSettings
+from warden.shared.app import Runtime, create_service_app
+from warden.shared.problems import problem_response
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+    app = create_service_app(
+        settings,
+        title="Warden intake",
+        description=(
+            "The front door for every reporting channel: users, trusted flaggers, regulators, "
+            "rights holders, advertisers and automated detectors. Reports are validated "
+            "(including the DSA Art. 16 notice elements), normalised into one canonical "
+            "report, deduplicated and published on `reports.normalized`. Authenticate with "
+            "`X-API-Key`."),
+        routers=[router],
+        wire=wire,
+    )
+    # Inside the shared request-context middleware, so refusals carry the correlation id
+    # and show up in the request metrics.
+    app.user_middleware.append(Middleware(BodyGuard, max_bytes=settings.max_body_bytes))
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    return app
+
+
+async def wire(runtime: Runtime) -> None:
+    settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
+    runtime.extras["gate"] = ClientGate(
+        sessions=runtime.sessions,
+        limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        cache_ttl_s=settings.auth_cache_ttl_s)
+    if settings.dev_api_key:
+        await ensure_dev_client(runtime.sessions, settings.dev_api_key)
+    consumers.wire(runtime)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError):
+    """422 naming each field by its path in the report (without pydantic's channel tag)."""
+    problems = problems_of(exc)
+    errors = [{"field": p.field, "message": p.message, "type": p.type} for p in problems]
+    fields = ", ".join(e["field"] for e in errors[:10])
+    return problem_response(request, status=422, title="Invalid input",
+                            detail=f"{len(errors)} problem(s) in the request: {fields}",
+                            slug="invalid-input", errors=errors)

@@ -1,0 +1,94 @@
+"""Registered upstream clients: create, look up by key or name, revoke."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.intake.access import (
+    ALL_SCOPES,
+    ClientIdentity,
+    generate_api_key,
+    hash_api_key,
+    unknown_scopes,
+)
+from warden.intake.models import ApiClient
+from warden.shared.errors import Conflict, InvalidInput
+
+DEV_CLIENT_NAME = "local-dev"
+
+
+def identity(client: ApiClient) -> ClientIdentity:
+    return ClientIdentity(id=client.id, name=client.name, scopes=frozenset(client.scopes),
+                          rate_per_s=client.rate_per_s, burst=client.burst)
+
+
+def _check_scopes(scopes: list[str]) -> None:
+    unknown = unknown_scopes(scopes)
+    if unknown:
+        raise InvalidInput(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
+
+
+async def create_client(sessions: async_sessionmaker[AsyncSession], name: str,
+                        scopes: list[str], *, rate_per_s: float | None = None,
+                        burst: int | None = None) -> tuple[uuid.UUID, str]:
+    """Register a client; returns its id and its API key (shown once, stored only hashed)."""
+    _check_scopes(scopes)
+    key = generate_api_key()
+    client = ApiClient(name=name, key_hash=hash_api_key(key), key_hint=key[:8],
+                       scopes=sorted(set(scopes)), rate_per_s=rate_per_s, burst=burst)
+    try:
+        async with sessions() as session, session.begin():
+            session.add(client)
+    except IntegrityError as exc:
+        raise Conflict(f"a client named {name!r} already exists") from exc
+    return client.id, key
+
+
+async def ensure_dev_client(sessions: async_sessionmaker[AsyncSession], api_key: str) -> uuid.UUID:
+    """The local development client: every scope, the configured key (idempotent)."""
+    table = ApiClient.__table__
+    statement = insert(table).values(id=uuid.uuid4(), name=DEV_CLIENT_NAME,
+                                     key_hash=hash_api_key(api_key), key_hint=api_key[:8],
+                                     scopes=list(ALL_SCOPES))
+    statement = statement.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"key_hash": statement.excluded.key_hash, "key_hint": statement.excluded.key_hint,
+              "scopes": statement.excluded.scopes, "revoked_at": None},
+    ).returning(table.c.id)
+    async with sessions() as session, session.begin():
+        return (await session.execute(statement)).scalar_one()
+
+
+async def client_for_key_hash(session: AsyncSession, key_hash: str) -> ClientIdentity | None:
+    """The active client holding the key with this hash (the hash is the lookup index)."""
+    row = (await session.exec(select(ApiClient).where(ApiClient.key_hash == key_hash,
+                                                      ApiClient.revoked_at.is_(None)))).first()
+    return identity(row) if row else None
+
+
+async def client_by_name(session: AsyncSession, name: str) -> ClientIdentity | None:
+    row = (await session.exec(select(ApiClient).where(ApiClient.name == name,
+                                                      ApiClient.revoked_at.is_(None)))).first()
+    return identity(row) if row else None
+
+
+async def list_clients(sessions: async_sessionmaker[AsyncSession]) -> list[ApiClient]:
+    async with sessions() as session:
+        return list((await session.exec(select(ApiClient).order_by(ApiClient.name))).all())
+
+
+async def revoke_client(sessions: async_sessionmaker[AsyncSession], name: str) -> bool:
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            sa.update(ApiClient.__table__)
+            .where(ApiClient.__table__.c.name == name, ApiClient.__table__.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC)))
+    return result.rowcount > 0

@@ -1,0 +1,166 @@
+"""Event handlers of the intake service (thin: parse, delegate, persist).
+
+``reports.raw`` carries reports from upstream systems that produce to Kafka instead of
+calling the API. A record's value is a report body exactly as ``POST /v1/reports`` takes
+it, either plain JSON or wrapped as the ``data`` of a CloudEvent (structured mode).
+
+Who the client is: the Kafka header ``warden-client`` names a registered client (for a
+CloudEvent, the extension attribute ``wardenclient`` may say it instead). Kafka's own ACLs
+decide who may produce to the topic; the named client decides attribution, the channels
+allowed (its ``submit:<channel>`` scopes, as over HTTP) and the namespace of its dedupe
+keys. An optional ``idempotency-key`` header works like the HTTP header.
+
+Anything that cannot become a report — not JSON, no or unknown client, a channel the client
+may not submit, a report failing validation — goes to ``reports.raw.dlq`` with the reason.
+
+The other consumer follows each report downstream (routed, decided, notified) from the
+events that carry its id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
+
+from warden.intake import persistence
+from warden.intake.channels import REPORT_ADAPTER, ChannelReport
+from warden.intake.clients import client_by_name
+from warden.intake.domain import invalid, problems_of
+from warden.intake.submission import accept
+from warden.shared.app import Runtime
+from warden.shared.bus.consumer import Delivery, Incoming
+from warden.shared.contracts import topics
+from warden.shared.contracts.envelope import CloudEvent
+from warden.shared.contracts.events import (
+    CASE_ROUTED_V1,
+    DECISION_RECORDED_V1,
+    NOTIFICATION_DELIVERED_V1,
+)
+from warden.shared.errors import Forbidden, InvalidInput, InvalidMessage
+
+RAW_REPORT = "warden.report.raw"
+CLIENT_HEADER = "warden-client"
+CLIENT_ATTRIBUTE = "wardenclient"
+IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_KEY_LENGTH = 200
+# A record's own timestamp is its receipt time (legal deadlines run from it), unless it is
+# implausible: in the future, or older than the topic's retention could explain.
+PLAUSIBLE_RECORD_AGE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RawReport:
+    client_name: str
+    report: ChannelReport
+    idempotency_key: str | None
+    produced_at: datetime | None
+
+
+def parse_raw_report(record: ConsumerRecord) -> Incoming:
+    """A ``reports.raw`` record -> a validated report (``InvalidMessage`` sends it to the DLQ)."""
+    headers = {key.lower(): value for key, value in record.headers or []}
+    document = _json_object(record.value)
+    event = None
+    if "specversion" in document:
+        event = CloudEvent.from_bytes(record.value)
+        body, event_id = event.data, f"ce:{event.source}:{event.id}"
+        client = _header(headers, CLIENT_HEADER) or (event.model_extra or {}).get(CLIENT_ATTRIBUTE)
+    else:
+        body, event_id = document, f"record:{record.topic}:{record.partition}:{record.offset}"
+        client = _header(headers, CLIENT_HEADER)
+    if not client or not isinstance(client, str):
+        raise InvalidMessage(f"no client named: set the Kafka header {CLIENT_HEADER!r} "
+                             f"(or the CloudEvent attribute {CLIENT_ATTRIBUTE!r})")
+    try:
+        report = REPORT_ADAPTER.validate_python(body)
+    except ValidationError as exc:
+        raise _as_invalid_message(invalid(problems_of(exc), location="")) from exc
+    produced_at = (datetime.fromtimestamp(record.timestamp / 1000, UTC)
+                   if record.timestamp and record.timestamp > 0 else None)
+    return Incoming(event_id=event_id, type=RAW_REPORT, record=record, event=event,
+                    payload=RawReport(client_name=client, report=report,
+                                      idempotency_key=_idempotency_key(headers),
+                                      produced_at=produced_at))
+
+
+def receipt_time(produced_at: datetime | None, now: datetime) -> datetime:
+    if produced_at is None or produced_at > now or now - produced_at > PLAUSIBLE_RECORD_AGE:
+        return now
+    return produced_at
+
+
+def _json_object(raw: bytes | None) -> dict:
+    if raw is None:
+        raise InvalidMessage("empty record value (tombstone) where a report was expected")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidMessage(f"record value is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise InvalidMessage("record value is JSON but not an object")
+    return document
+
+
+def _header(headers: dict[str, bytes], name: str) -> str | None:
+    value = headers.get(name)
+    if not value:
+        return None
+    try:
+        return value.decode().strip() or None
+    except UnicodeDecodeError as exc:
+        raise InvalidMessage(f"Kafka header {name!r} is not UTF-8") from exc
+
+
+def _idempotency_key(headers: dict[str, bytes]) -> str | None:
+    key = _header(headers, IDEMPOTENCY_HEADER)
+    if key is not None and len(key) > MAX_KEY_LENGTH:
+        return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def _as_invalid_message(exc: InvalidInput | Forbidden) -> InvalidMessage:
+    return InvalidMessage(exc.detail, errors=exc.errors)
+
+
+def raw_report_handler(runtime: Runtime):
+    async def on_raw_report(delivery: Delivery) -> None:
+        raw: RawReport = delivery.payload
+        client = await client_by_name(delivery.session, raw.client_name)
+        if client is None:
+            raise InvalidMessage(f"unknown or revoked client {raw.client_name!r}")
+        try:
+            await accept(delivery.session, runtime.outbox, client, raw.report,
+                         idempotency_key=raw.idempotency_key,
+                         received_at=receipt_time(raw.produced_at, datetime.now(UTC)),
+                         location="")
+        except (InvalidInput, Forbidden) as exc:
+            raise _as_invalid_message(exc) from exc
+
+    return on_raw_report
+
+
+async def on_case_routed(delivery: Delivery) -> None:
+    await persistence.record_routing(delivery.session, delivery.payload)
+
+
+async def on_decision_recorded(delivery: Delivery) -> None:
+    await persistence.record_decision(delivery.session, delivery.payload)
+
+
+async def on_notification_delivered(delivery: Delivery) -> None:
+    await persistence.record_notification(delivery.session, delivery.payload)
+
+
+def wire(runtime: Runtime) -> None:
+    runtime.consumers.append(runtime.consumer(
+        "raw", [topics.REPORTS_RAW], {RAW_REPORT: raw_report_handler(runtime)},
+        parse=parse_raw_report))
+    runtime.consumers.append(runtime.consumer(
+        "status", [topics.CASES_ROUTED, topics.DECISIONS_RECORDED, topics.NOTIFICATIONS_DELIVERED],
+        {CASE_ROUTED_V1: on_case_routed, DECISION_RECORDED_V1: on_decision_recorded,
+         NOTIFICATION_DELIVERED_V1: on_notification_delivered}))

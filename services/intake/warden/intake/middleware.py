@@ -1,0 +1,78 @@
+"""Request-body guard (pure ASGI): 415 for a body that is not JSON, 413 for one too large.
+
+It runs before the framework reads the body, so an oversized request is refused after
+reading at most ``max_bytes`` (at once when its Content-Length already says so), and
+the application only ever sees bodies within the limit.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from warden.shared.problems import PROBLEM_JSON
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+class BodyGuard:
+    def __init__(self, app, *, max_bytes: int, path_prefix: str = "/v1/") -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.path_prefix = path_prefix
+
+    async def __call__(self, scope: Scope, receive, send) -> None:
+        if (scope["type"] != "http" or scope["method"] not in BODY_METHODS
+                or not scope["path"].startswith(self.path_prefix)):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope.get("headers") or []}
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(scope, send)
+            return
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        if not is_json_media_type(content_type):
+            await _problem(scope, send, 415, "Unsupported media type",
+                           f"send the report as application/json, not {content_type or 'nothing'}",
+                           "unsupported-media-type")
+            return
+        buffered, total = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            total += len(message.get("body", b""))
+            if total > self.max_bytes:
+                await self._too_large(scope, send)
+                return
+            buffered.append(message)
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, send) -> None:
+        await _problem(scope, send, 413, "Payload too large",
+                       f"the request body exceeds {self.max_bytes} bytes", "payload-too-large")
+
+
+async def _problem(scope: Scope, send, status: int, title: str, detail: str, slug: str) -> None:
+    body = json.dumps({"type": f"urn:warden:problem:{slug}", "title": title, "status": status,
+                       "detail": detail, "instance": scope["path"]}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

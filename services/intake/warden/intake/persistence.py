@@ -1,0 +1,115 @@
+"""Reads and writes of the intake service's report table."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.intake.models import Report
+from warden.shared.contracts.events import (
+    DECISION_RECORDED_V1,
+    CaseRoutedV1,
+    DecisionRecordedV1,
+    NotificationDeliveredV1,
+    ReportNormalizedV1,
+)
+
+_reports = Report.__table__
+
+
+def new_report_row(report: ReportNormalizedV1, *, idempotency_key: str | None,
+                   fingerprint: str) -> Report:
+    return Report(id=report.report_id, client_id=uuid.UUID(report.client_id),
+                  channel=report.channel.value, external_id=report.external_id,
+                  idempotency_key=idempotency_key, request_fingerprint=fingerprint,
+                  subject_id=report.subject.id, received_at=report.received_at,
+                  normalized=report.model_dump(mode="json"))
+
+
+_INSERTED_COLUMNS = ("id", "client_id", "channel", "external_id", "idempotency_key",
+                     "request_fingerprint", "subject_id", "received_at", "normalized")
+
+
+async def insert_report(session: AsyncSession, row: Report) -> bool:
+    """Insert unless a report with the same idempotency key or external id exists.
+
+    ON CONFLICT DO NOTHING makes a concurrent resend wait for the first insert's
+    transaction and then see a conflict, so exactly one of them inserts.
+    """
+    inserted = await session.execute(
+        insert(_reports).values({c: getattr(row, c) for c in _INSERTED_COLUMNS})
+        .on_conflict_do_nothing().returning(_reports.c.id)
+    )
+    return inserted.first() is not None
+
+
+async def find_by_idempotency_key(session: AsyncSession, client_id: uuid.UUID,
+                                  key: str) -> Report | None:
+    return (await session.exec(select(Report).where(
+        Report.client_id == client_id, Report.idempotency_key == key))).first()
+
+
+async def find_by_external_id(session: AsyncSession, client_id: uuid.UUID, channel: str,
+                              external_id: str) -> Report | None:
+    return (await session.exec(select(Report).where(
+        Report.client_id == client_id, Report.channel == channel,
+        Report.external_id == external_id))).first()
+
+
+async def get_report(session: AsyncSession, report_id: uuid.UUID,
+                     client_id: uuid.UUID) -> Report | None:
+    """The report if it belongs to this client (another client's report is 'not found')."""
+    return (await session.exec(select(Report).where(
+        Report.id == report_id, Report.client_id == client_id))).first()
+
+
+# --- downstream status --------------------------------------------------------------------
+# Each update keeps the latest fact by its own timestamp, so a late or redelivered event
+# never rolls a report back; stages from different topics are independent columns.
+
+def _newer(column: sa.Column, at: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(column.is_(None), column <= at)
+
+
+async def record_routing(session: AsyncSession, routed: CaseRoutedV1) -> int:
+    if not routed.report_ids:
+        return 0
+    result = await session.execute(
+        sa.update(_reports)
+        .where(_reports.c.id.in_(routed.report_ids), _newer(_reports.c.routed_at, routed.routed_at))
+        .values(case_id=routed.case_id, queue=routed.queue, routed_at=routed.routed_at))
+    return result.rowcount
+
+
+async def record_decision(session: AsyncSession, decision: DecisionRecordedV1) -> int:
+    if not decision.report_ids:
+        return 0
+    result = await session.execute(
+        sa.update(_reports)
+        .where(_reports.c.id.in_(decision.report_ids),
+               _newer(_reports.c.decided_at, decision.decided_at))
+        .values(decision_id=decision.decision_id, action=decision.action,
+                decided_at=decision.decided_at))
+    return result.rowcount
+
+
+async def record_notification(session: AsyncSession,
+                              delivered: NotificationDeliveredV1) -> int:
+    """Only a delivered notification about a decision makes a report 'notified'.
+
+    Receipts and failed deliveries do not: the reporter has not been told the outcome.
+    """
+    if (not delivered.report_ids or delivered.status != "delivered"
+            or delivered.source_event_type != DECISION_RECORDED_V1):
+        return 0
+    result = await session.execute(
+        sa.update(_reports)
+        .where(_reports.c.id.in_(delivered.report_ids),
+               _newer(_reports.c.notified_at, delivered.finished_at))
+        .values(notified_at=delivered.finished_at))
+    return result.rowcount

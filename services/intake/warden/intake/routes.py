@@ -1,0 +1,212 @@
+"""HTTP API for upstream systems: submit reports (one or a batch), read their status.
+
+A new report answers 201 with ``Location``; a resend (same ``Idempotency-Key``, or the
+same channel external id such as an order reference or notice id) answers 200 with the
+first report, ``"duplicate": true`` and the header ``Idempotent-Replayed: true``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from warden.intake import persistence
+from warden.intake.auth import CurrentClient
+from warden.intake.channels import REPORT_ADAPTER, ReportRequest
+from warden.intake.domain import Problem, ReportStatus, problems_of, report_status
+from warden.intake.examples import openapi_examples
+from warden.intake.models import Report
+from warden.intake.submission import accept, in_transaction
+from warden.shared.app import Runtime
+from warden.shared.contracts.events import Channel, ReportNormalizedV1
+from warden.shared.contracts.taxonomy import CATEGORIES
+from warden.shared.errors import Forbidden, InvalidInput, NotFound
+from warden.shared.openapi import problem_responses
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+BATCH_MAX = 500
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200,
+    description="a resend with the same key (per client) returns the first report")]
+
+
+class RoutingState(BaseModel):
+    case_id: uuid.UUID
+    queue: str
+    routed_at: datetime
+
+
+class DecisionState(BaseModel):
+    decision_id: uuid.UUID
+    action: str
+    decided_at: datetime
+
+
+class ReportOut(BaseModel):
+    id: uuid.UUID
+    channel: Channel
+    status: ReportStatus = Field(description="received → routed → decided → notified")
+    duplicate: bool = Field(False, description="true when this answers a resend")
+    received_at: datetime
+    external_id: str | None
+    routing: RoutingState | None
+    decision: DecisionState | None
+    notified_at: datetime | None
+    report: ReportNormalizedV1 = Field(description="the canonical report")
+
+    @classmethod
+    def of(cls, row: Report, *, duplicate: bool = False) -> ReportOut:
+        routing = (RoutingState(case_id=row.case_id, queue=row.queue, routed_at=row.routed_at)
+                   if row.routed_at and row.case_id and row.queue else None)
+        decision = (DecisionState(decision_id=row.decision_id, action=row.action,
+                                  decided_at=row.decided_at)
+                    if row.decided_at and row.decision_id and row.action else None)
+        return cls(id=row.id, channel=Channel(row.channel), duplicate=duplicate,
+                   status=report_status(routed_at=row.routed_at, decided_at=row.decided_at,
+                                        notified_at=row.notified_at),
+                   received_at=row.received_at, external_id=row.external_id, routing=routing,
+                   decision=decision, notified_at=row.notified_at,
+                   report=ReportNormalizedV1.model_validate(row.normalized))
+
+
+class BatchRequest(BaseModel):
+    reports: list[dict[str, Any]] = Field(
+        min_length=1, max_length=BATCH_MAX,
+        description="each item is a report exactly as POST /v1/reports takes it")
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str = ""
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    report_id: uuid.UUID | None = Field(None, description="the new or the first report")
+    code: int = Field(description="the HTTP status this item alone would have got")
+    detail: str | None = None
+    errors: list[FieldError] = []
+
+
+class BatchOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[BatchItemResult]
+
+
+class CategoryOut(BaseModel):
+    code: str
+    label: str
+    policy_area: str
+    dsa_category: str
+    severity: int
+
+
+_SUBMIT_ERRORS = problem_responses(401, 403, 413, 415, 422, 429, 503)
+
+
+@router.post(
+    "/reports", status_code=201, response_model=ReportOut, summary="Submit one report",
+    responses={
+        201: {"description": "A new report", "headers": {
+            "Location": {"schema": {"type": "string"}, "description": "the report's URL"}}},
+        200: {"model": ReportOut, "description": "A resend: the first report, unchanged",
+              "headers": {REPLAYED_HEADER: {"schema": {"type": "string", "enum": ["true"]}}}},
+        **_SUBMIT_ERRORS,
+    },
+)
+async def submit_report(report: Annotated[ReportRequest, Body(openapi_examples=openapi_examples())],
+                        client: CurrentClient, rt: RuntimeDep,
+                        idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    received_at = datetime.now(UTC)
+    outcome = await in_transaction(rt.sessions, lambda session: accept(
+        session, rt.outbox, client, report, idempotency_key=idempotency_key,
+        received_at=received_at))
+    body = ReportOut.of(outcome.report, duplicate=outcome.duplicate).model_dump(mode="json")
+    if outcome.duplicate:
+        return JSONResponse(body, status_code=200, headers={REPLAYED_HEADER: "true"})
+    return JSONResponse(body, status_code=201,
+                        headers={"Location": f"/v1/reports/{outcome.report.id}"})
+
+
+@router.post("/reports/batch", response_model=BatchOut, summary="Submit up to 500 reports",
+             responses=_SUBMIT_ERRORS)
+async def submit_batch(batch: BatchRequest, client: CurrentClient, rt: RuntimeDep,
+                       idempotency_key: IdempotencyKey = None) -> BatchOut:
+    """Each item is accepted, a duplicate (with the first report's id) or rejected with its
+    reasons; one bad item never sinks the others. With an ``Idempotency-Key``, item *i*
+    uses the key ``<key>:<i>``, so resending the same batch returns the same reports."""
+    if not client.may_submit_anything():
+        raise Forbidden(f"client {client.name!r} may not submit reports")
+    received_at = datetime.now(UTC)
+    parsed: list[tuple[int, Any]] = []
+    rejected: list[BatchItemResult] = []
+    for index, item in enumerate(batch.reports):
+        try:
+            parsed.append((index, REPORT_ADAPTER.validate_python(item)))
+        except ValidationError as exc:
+            rejected.append(_rejected(index, 422, "the report is invalid", problems_of(exc)))
+
+    async def submit_all(session) -> list[BatchItemResult]:
+        results = []
+        for index, report in parsed:
+            key = f"{idempotency_key}:{index}" if idempotency_key else None
+            try:
+                outcome = await accept(session, rt.outbox, client, report, idempotency_key=key,
+                                       received_at=received_at, location="")
+            except (InvalidInput, Forbidden) as exc:
+                results.append(_rejected(index, exc.status, exc.detail, exc.errors))
+                continue
+            results.append(BatchItemResult(
+                index=index, status="duplicate" if outcome.duplicate else "accepted",
+                report_id=outcome.report.id, code=200 if outcome.duplicate else 201))
+        return results
+
+    results = sorted([*rejected, *await in_transaction(rt.sessions, submit_all)],
+                     key=lambda r: r.index)
+    return BatchOut(accepted=sum(r.status == "accepted" for r in results),
+                    duplicates=sum(r.status == "duplicate" for r in results),
+                    rejected=sum(r.status == "rejected" for r in results), results=results)
+
+
+def _rejected(index: int, code: int, detail: str,
+              problems: list[Problem] | list[dict[str, Any]]) -> BatchItemResult:
+    errors = [FieldError(field=p.field, message=p.message, type=p.type) if isinstance(p, Problem)
+              else FieldError(**p) for p in problems]
+    return BatchItemResult(index=index, status="rejected", code=code, detail=detail,
+                           errors=errors)
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut, summary="Read a report's status",
+            responses=problem_responses(401, 403, 404, 422, 429))
+async def read_report(report_id: uuid.UUID, client: CurrentClient, rt: RuntimeDep) -> ReportOut:
+    client.require_read()
+    async with rt.sessions() as session:
+        row = await persistence.get_report(session, report_id, client.id)
+    if row is None:
+        # Another client's report is "not found" too: its existence is not ours to reveal.
+        raise NotFound(f"no report {report_id}")
+    return ReportOut.of(row)
+
+
+@router.get("/taxonomy", response_model=list[CategoryOut], summary="Categories and DSA mapping")
+async def taxonomy() -> list[CategoryOut]:
+    return [CategoryOut(code=c.code, label=c.label, policy_area=c.area.value,
+                        dsa_category=c.dsa.value, severity=c.severity)
+            for c in CATEGORIES.values()]

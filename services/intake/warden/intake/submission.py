@@ -1,0 +1,96 @@
+"""Accepting a report: the one path shared by ``POST /v1/reports``, the batch endpoint and
+the ``reports.raw`` consumer.
+
+Within the caller's transaction: check the client's scope, normalise, insert (or find the
+first report on a resend) and stage ``warden.report.normalized.v1`` in the outbox, so a
+report is stored if and only if its event will be published.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.intake import persistence
+from warden.intake.access import ClientIdentity
+from warden.intake.channels import ChannelReport
+from warden.intake.domain import fingerprint, normalize
+from warden.intake.models import Report
+from warden.shared.bus.outbox import Outbox
+from warden.shared.contracts.events import REPORT_NORMALIZED_V1
+from warden.shared.errors import InvalidInput, TransientError
+
+T = TypeVar("T")
+# Deadlock and serialization failure: two batches inserting overlapping reports in
+# different orders. Retrying the whole transaction is safe (nothing was committed).
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """The key was used before for a different request (draft-ietf-httpapi-idempotency-key)."""
+
+    title, type_slug = "Idempotency key reused", "idempotency-key-reused"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    report: Report
+    duplicate: bool
+
+
+async def accept(session: AsyncSession, outbox: Outbox, client: ClientIdentity,
+                 request: ChannelReport, *, idempotency_key: str | None,
+                 received_at: datetime, location: str = "body") -> Outcome:
+    """Store a new report and stage its event, or return the first report of a resend."""
+    client.require_submit(request.channel)
+    normalized = normalize(request, report_id=uuid.uuid4(), client_id=str(client.id),
+                           received_at=received_at, location=location)
+    row = persistence.new_report_row(normalized, idempotency_key=idempotency_key,
+                                     fingerprint=fingerprint(request))
+    if await persistence.insert_report(session, row):
+        await outbox.emit(session, type=REPORT_NORMALIZED_V1, key=normalized.subject.id,
+                          payload=normalized)
+        return Outcome(row, duplicate=False)
+    return Outcome(await _first_report(session, client, row), duplicate=True)
+
+
+async def _first_report(session: AsyncSession, client: ClientIdentity, row: Report) -> Report:
+    if row.idempotency_key is not None:
+        first = await persistence.find_by_idempotency_key(session, client.id, row.idempotency_key)
+        if first is not None:
+            if first.request_fingerprint != row.request_fingerprint:
+                raise IdempotencyKeyReused(
+                    "this Idempotency-Key was already used for a different report; "
+                    "use a new key for a new report",
+                    errors=[{"field": "header.Idempotency-Key", "type": "reused",
+                             "message": f"already used for report {first.id}"}])
+            return first
+    if row.external_id is not None:
+        first = await persistence.find_by_external_id(session, client.id, row.channel,
+                                                      row.external_id)
+        if first is not None:
+            return first
+    # The conflicting row belonged to a transaction that has since rolled back.
+    raise TransientError("a concurrent submission of this report did not complete; retry")
+
+
+async def in_transaction(sessions: async_sessionmaker[AsyncSession],
+                         work: Callable[[AsyncSession], Awaitable[T]], *,
+                         attempts: int = 3) -> T:
+    """Run ``work`` in one transaction, retried when PostgreSQL broke a deadlock."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with sessions() as session, session.begin():
+                return await work(session)
+        except DBAPIError as exc:
+            sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+            if sqlstate not in RETRYABLE_SQLSTATES or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
