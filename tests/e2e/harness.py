@@ -1,0 +1,149 @@
+"""Start the four services as real processes (uvicorn via ``python -m warden.<svc>``).
+
+Each gets a fresh database and the test's topic namespace; a real HTTP receiver on
+127.0.0.1 collects the webhooks notify sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+SERVICES = ("intake", "routing", "decision", "notify")
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"end-to-end-test-secret-0123456789").decode()
+REVIEWER_SECRET = "end-to-end-reviewer-secret"
+DEV_API_KEY = "e2e-intake-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def standard_webhooks_signature_valid(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Verify a Standard Webhooks signature independently of notify's own code."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    offered = [s.split(",", 1)[1] for s in headers["webhook-signature"].split() if s.startswith("v1,")]
+    return any(hmac.compare_digest(expected, candidate) for candidate in offered)
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records every webhook it gets."""
+
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/webhooks"
+
+    async def _webhook(self, request: Request) -> Response:
+        self.received.append(({k.lower(): v for k, v in request.headers.items()},
+                              await request.body()))
+        return Response(status_code=204)
+
+    async def start(self) -> None:
+        app = Starlette(routes=[Route("/webhooks", self._webhook, methods=["POST"])])
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                     log_level="warning", lifespan="off"))
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._server:
+            self._server.should_exit = True
+        if self._task:
+            await self._task
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def service_env(name: str, *, database_url: str, port: int, kafka: str, topic_prefix: str,
+                receiver_url: str) -> dict[str, str]:
+    upper = name.upper()
+    return {
+        **os.environ,
+        "WARDEN_KAFKA_BOOTSTRAP": kafka,
+        "WARDEN_TOPIC_PREFIX": topic_prefix,
+        "WARDEN_REVIEWER_TOKEN_SECRET": REVIEWER_SECRET,
+        "WARDEN_LOG_LEVEL": "INFO",
+        f"WARDEN_{upper}_DATABASE_URL": database_url,
+        f"WARDEN_{upper}_PORT": str(port),
+        "WARDEN_INTAKE_DEV_API_KEY": DEV_API_KEY,
+        "WARDEN_NOTIFY_WEBHOOK_URL": receiver_url,
+        "WARDEN_NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WARDEN_NOTIFY_DELIVERY_POLL_INTERVAL_S": "0.5",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start_service(name: str, env: dict[str, str], port: int, log_dir: Path) -> ServiceProcess:
+    log = log_dir / f"{name}.log"
+    process = subprocess.Popen([sys.executable, "-m", f"warden.{name}"], env=env,
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    return ServiceProcess(name=name, port=port, process=process, log=log)
+
+
+async def wait_ready(service: ServiceProcess, timeout: float = 90.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient() as client:
+        while loop.time() < deadline:
+            if service.process.poll() is not None:
+                raise AssertionError(f"{service.name} exited:\n{service.log_tail()}")
+            try:
+                if (await client.get(f"{service.url}/readyz", timeout=2)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.25)
+    raise AssertionError(f"{service.name} not ready after {timeout}s:\n{service.log_tail()}")
+
+
+def stop_service(service: ServiceProcess, timeout: float = 15.0) -> int | None:
+    """SIGTERM (graceful lifespan shutdown), then SIGKILL if it does not stop in time."""
+    if service.process.poll() is None:
+        service.process.send_signal(signal.SIGTERM)
+        try:
+            service.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            service.process.wait()
+    return service.process.returncode

@@ -1,0 +1,147 @@
+"""The whole path with the four services as real processes on real Kafka and PostgreSQL.
+
+report (intake) -> case in a specialist queue (routing) -> claimed by a reviewer ->
+decision (decision) -> signed webhook (notify) to a real HTTP receiver.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+
+from tests.e2e.harness import (
+    DEV_API_KEY,
+    REVIEWER_SECRET,
+    SERVICES,
+    WEBHOOK_SECRET,
+    Receiver,
+    free_port,
+    service_env,
+    standard_webhooks_signature_valid,
+    start_service,
+    stop_service,
+    wait_ready,
+)
+from tests.support.apps import eventually
+from warden.shared.auth import issue_reviewer_token
+from warden.shared.services import service
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def system(infra, topic_prefix, make_database, tmp_path):
+    receiver = Receiver()
+    await receiver.start()
+    processes = {}
+    try:
+        for name in SERVICES:
+            url = await make_database(name, service(name).migrations)
+            port = free_port()
+            env = service_env(name, database_url=url, port=port, kafka=infra.kafka,
+                              topic_prefix=topic_prefix, receiver_url=receiver.url)
+            processes[name] = start_service(name, env, port, tmp_path)
+        for process in processes.values():
+            await wait_ready(process)
+        async with httpx.AsyncClient(timeout=10) as client:
+            yield processes, receiver, client
+    finally:
+        codes = {name: stop_service(p) for name, p in processes.items()}
+        await receiver.stop()
+    # A clean Ctrl-C/SIGTERM: every service ran its shutdown and exited 0.
+    assert codes == {name: 0 for name in processes}, {
+        n: processes[n].log_tail() for n, c in codes.items() if c != 0}
+
+
+def reviewer_headers(reviewer: str = "alice") -> dict[str, str]:
+    token = issue_reviewer_token(REVIEWER_SECRET, reviewer, ["hate_harassment"], ["reviewer"])
+    return {"Authorization": f"Bearer {token}"}
+
+
+def user_report(content_id: str) -> dict:
+    return {
+        "channel": "user",
+        "reporter": {"account_id": "user-4821"},
+        "content": {"type": "content", "id": content_id,
+                    "url": f"https://social.example/p/{content_id}", "owner_id": "acct-1173"},
+        "reason": "hate_speech",
+        "text": "This post attacks people for their religion.",
+    }
+
+
+async def test_report_to_signed_webhook(system):
+    processes, receiver, client = system
+    intake, routing, decision, notify = (processes[n].url for n in SERVICES)
+    content_id = f"post-{uuid.uuid4().hex[:8]}"
+
+    submitted = await client.post(f"{intake}/v1/reports", json=user_report(content_id),
+                                  headers={"X-API-Key": DEV_API_KEY})
+    assert submitted.status_code == 201, submitted.text
+    report_id = submitted.json()["id"]
+
+    async def queued_case():
+        queues = (await client.get(f"{routing}/v1/queues", headers=reviewer_headers())).json()
+        return next((q for q in queues if q["queue"] == "hate_harassment" and q["depth"] > 0), None)
+    await eventually(queued_case, what="the report to become a case in hate_harassment")
+
+    claimed = await client.post(f"{routing}/v1/queues/hate_harassment/claim",
+                                headers=reviewer_headers())
+    assert claimed.status_code == 200, claimed.text
+    case = claimed.json()
+    case_id = case["id"]
+    assert content_id in json.dumps(case)
+
+    async def decide():
+        response = await client.post(
+            f"{decision}/v1/cases/{case_id}/decisions", headers=reviewer_headers(),
+            json={"action": "remove", "policy_cited": "CS-3.1 hate speech",
+                  "rationale": "attacks a protected group"})
+        return response if response.status_code != 404 else None
+    decided = await eventually(decide, what="decision to know the routed case")
+    assert decided.status_code == 201, decided.text
+    decision_id = decided.json()["id"]
+
+    await eventually(lambda: _async(receiver.received), what="the webhook to arrive")
+    headers, body = receiver.received[0]
+    assert standard_webhooks_signature_valid(WEBHOOK_SECRET, headers, body)
+    assert decision_id in body.decode()
+    assert content_id in body.decode()
+
+    async def notified():
+        status = (await client.get(f"{intake}/v1/reports/{report_id}",
+                                   headers={"X-API-Key": DEV_API_KEY})).json()
+        return status if status["status"] == "notified" else None
+    status = await eventually(notified, what="intake to see the report notified")
+    assert status["routing"]["case_id"] == case_id
+    assert status["decision"]["action"] == "remove"
+
+
+async def test_resend_with_one_idempotency_key_gives_one_report_and_one_case(system):
+    processes, _, client = system
+    intake, routing = processes["intake"].url, processes["routing"].url
+    content_id = f"post-{uuid.uuid4().hex[:8]}"
+    headers = {"X-API-Key": DEV_API_KEY, "Idempotency-Key": f"resend-{content_id}"}
+
+    first = await client.post(f"{intake}/v1/reports", json=user_report(content_id), headers=headers)
+    second = await client.post(f"{intake}/v1/reports", json=user_report(content_id), headers=headers)
+    assert first.status_code == 201 and second.status_code == 200
+    assert first.json()["id"] == second.json()["id"]
+
+    async def routed():
+        status = (await client.get(f"{intake}/v1/reports/{first.json()['id']}",
+                                   headers={"X-API-Key": DEV_API_KEY})).json()
+        return status.get("routing")
+    routing_state = await eventually(routed, what="the report to be routed")
+    case = (await client.get(f"{routing}/v1/cases/{routing_state['case_id']}",
+                             headers=reviewer_headers())).json()
+    assert case["report_count"] == 1
+    assert len(case["reports"]) == 1
+    queues = (await client.get(f"{routing}/v1/queues", headers=reviewer_headers())).json()
+    assert sum(q["depth"] for q in queues) == 1
+
+
+async def _async(value):
+    return value
