@@ -209,12 +209,22 @@ def test_less_severe_report_leaves_queue_and_category():
 
 def test_refresh_raises_priority_only_when_a_deadline_tier_is_crossed():
     case = opened(report("hate_speech"))  # due in 24 h: tier "within 24h" already counted
-    assert refresh_priority(POLICY, case, T0 + HOUR) is None
+    assert refresh_priority(POLICY, case, T0 + HOUR).reason is None
     change = refresh_priority(POLICY, case, T0 + 21 * HOUR)  # 3 h left
     assert change.reason == domain.DEADLINE_APPROACHING
     assert change.state.priority == case.priority + 10
     overdue = refresh_priority(POLICY, change.state, T0 + 25 * HOUR)
     assert overdue.state.priority == case.priority + 30
+
+
+def test_next_priority_review_is_the_next_deadline_tier_boundary():
+    case = opened(report("hate_speech"))  # due T0 + 24 h; tiers at 24 h, 4 h, 1 h before
+    assert case.priority_review_at == T0 + 20 * HOUR
+    later = refresh_priority(POLICY, case, T0 + 20 * HOUR).state
+    assert later.priority_review_at == T0 + 23 * HOUR
+    last = refresh_priority(POLICY, later, T0 + 23 * HOUR).state
+    assert last.priority_review_at == T0 + 24 * HOUR  # becoming overdue counts too
+    assert refresh_priority(POLICY, last, T0 + 24 * HOUR).state.priority_review_at is None
 
 
 # --- appeals, transfers --------------------------------------------------------------------

@@ -61,7 +61,8 @@ def legal_deadline(policy: RoutingPolicy, report: ReportNormalizedV1) -> datetim
     for its category counted from receipt (a removal order that omits it still gets 1 h)."""
     received = as_utc(report.received_at)
     stated = as_utc(report.legal.deadline) if report.legal and report.legal.deadline else None
-    statutory = policy.statutory_deadline(report.category, received)
+    order_type = getattr(report.legal, "order_type", None) if report.legal else None
+    statutory = policy.statutory_deadline(report.category, received, order_type)
     return min((d for d in (stated, statutory) if d is not None), default=None)
 
 
@@ -119,6 +120,7 @@ class CaseState:
     report_count: int
     reporters: int
     priority_handling: bool
+    priority_review_at: datetime | None = None  # when closeness to the due time next counts more
 
     def recomputed_priority(self, weights: PriorityWeights, now: datetime) -> int:
         return compute_priority(weights, base_priority=self.base_priority, severity=self.severity,
@@ -127,12 +129,26 @@ class CaseState:
                                 now=now)
 
 
+def next_priority_review(weights: PriorityWeights, due_at: datetime,
+                         now: datetime) -> datetime | None:
+    """When the deadline boost next changes: the next tier boundary ahead, or the due time."""
+    boundaries = [due_at - tier.within for tier in weights.deadline] + [due_at]
+    return min((b for b in boundaries if b > now), default=None)
+
+
+def reprioritised(policy: RoutingPolicy, state: CaseState, now: datetime, *,
+                  floor: int) -> CaseState:
+    """Priority recomputed from the policy's weights, never below ``floor``."""
+    return replace(state, priority=max(floor, state.recomputed_priority(policy.priority, now)),
+                   priority_review_at=next_priority_review(policy.priority, state.due_at, now))
+
+
 @dataclass(frozen=True)
 class Change:
     """A new case state and why it changed (``None`` reason: nothing a consumer must know)."""
 
     state: CaseState
-    reason: str
+    reason: str | None
     detail: str | None = None
     queue_changed: bool = False
 
@@ -145,7 +161,7 @@ def open_case(policy: RoutingPolicy, placement: Placement, report: ReportNormali
         base_priority=placement.base_priority, priority=0, due_at=placement.due_at,
         legal_deadline=placement.legal_deadline, channels=(report.channel,), report_count=1,
         reporters=1, priority_handling=report.priority_handling)
-    return replace(state, priority=state.recomputed_priority(policy.priority, now))
+    return reprioritised(policy, state, now, floor=0)
 
 
 def join_case(policy: RoutingPolicy, case: CaseState, placement: Placement,
@@ -171,8 +187,7 @@ def join_case(policy: RoutingPolicy, case: CaseState, placement: Placement,
     if escalates:
         state = replace(state, queue=placement.queue, rule_id=placement.rule_id,
                         policy_version=policy.version)
-    state = replace(state, priority=max(case.priority,
-                                        state.recomputed_priority(policy.priority, now)))
+    state = reprioritised(policy, state, now, floor=case.priority)
     detail = describe_changes(case, state)
     return Change(state=state, reason=ESCALATED if escalates else REPORT_JOINED, detail=detail,
                   queue_changed=escalates)
@@ -189,12 +204,12 @@ def describe_changes(before: CaseState, after: CaseState) -> str | None:
     return "; ".join(parts) or None
 
 
-def refresh_priority(policy: RoutingPolicy, case: CaseState, now: datetime) -> Change | None:
-    """As the due time nears, priority climbs the policy's deadline tiers."""
-    priority = max(case.priority, case.recomputed_priority(policy.priority, now))
-    if priority == case.priority:
-        return None
-    state = replace(case, priority=priority)
+def refresh_priority(policy: RoutingPolicy, case: CaseState, now: datetime) -> Change:
+    """As the due time nears, priority climbs the policy's deadline tiers (the reason is
+    ``None`` when this tier adds nothing above the current priority)."""
+    state = reprioritised(policy, case, now, floor=case.priority)
+    if state.priority == case.priority:
+        return Change(state=state, reason=None)
     return Change(state=state, reason=DEADLINE_APPROACHING, detail=describe_changes(case, state))
 
 
@@ -204,9 +219,8 @@ def reopen_for_appeal(policy: RoutingPolicy, case: CaseState, *, filed_at: datet
     appeals = policy.appeals
     state = replace(case, queue=appeals.queue, rule_id=APPEAL_RULE_ID,
                     policy_version=policy.version, base_priority=appeals.base_priority,
-                    due_at=as_utc(filed_at) + policy.appeals_sla(), legal_deadline=None,
-                    priority=0)
-    state = replace(state, priority=state.recomputed_priority(policy.priority, now))
+                    due_at=as_utc(filed_at) + policy.appeals_sla(), legal_deadline=None)
+    state = reprioritised(policy, state, now, floor=0)
     return Change(state=state, reason=REOPENED_FOR_APPEAL, detail=describe_changes(case, state),
                   queue_changed=case.queue != state.queue)
 

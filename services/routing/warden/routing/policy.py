@@ -166,6 +166,9 @@ class RoutingPolicy(_Spec):
         default_factory=dict,
         description="category -> the longest time the law allows from receipt (applied even "
                     "when a report carries no deadline of its own)")
+    order_deadlines: dict[Name, Duration] = Field(
+        default_factory=dict,
+        description="legal order type -> the longest time the law allows from receipt")
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
     appeals: AppealsSpec = Field(default_factory=AppealsSpec)
     rules: list[Rule] = Field(min_length=1)
@@ -187,9 +190,12 @@ class RoutingPolicy(_Spec):
         spec = self.queues.get(queue)
         return frozenset(spec.skills) if spec else frozenset()
 
-    def statutory_deadline(self, category: str, received_at: datetime) -> datetime | None:
-        limit = self.statutory_deadlines.get(category)
-        return received_at + limit if limit is not None else None
+    def statutory_deadline(self, category: str, received_at: datetime,
+                           order_type: str | None = None) -> datetime | None:
+        """The earliest deadline the law itself sets for this kind of report, from receipt."""
+        limits = [self.statutory_deadlines.get(category),
+                  self.order_deadlines.get(order_type) if order_type else None]
+        return min((received_at + limit for limit in limits if limit is not None), default=None)
 
 
 class PolicyError(InvalidInput):
@@ -273,6 +279,12 @@ def consistency_problems(policy: RoutingPolicy) -> list[dict[str, str]]:
         if code not in CATEGORIES:
             problem(f"statutory_deadlines.{code}", f"unknown category {code!r}",
                     "unknown_category")
+    for order_type, limit in policy.order_deadlines.items():
+        if limit <= timedelta(0):
+            problem(f"order_deadlines.{order_type}", "must be positive", "range")
+    for code, limit in policy.statutory_deadlines.items():
+        if limit <= timedelta(0):
+            problem(f"statutory_deadlines.{code}", "must be positive", "range")
     for queue, spec in policy.queues.items():
         if spec.sla <= timedelta(0):
             problem(f"queues.{queue}.sla", "must be positive", "range")
@@ -305,3 +317,34 @@ def _policy_error(source: str, problems: list[dict[str, str]]) -> PolicyError:
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
     return PolicyError(f"routing policy {source} is invalid: {summary}{more}", errors=problems)
+
+
+class PolicyStore:
+    """The policy in force, and the file it is re-read from.
+
+    Readers take ``current`` once per operation, so one report is routed by one policy even
+    if a reload lands meanwhile; a reload replaces the whole policy or nothing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._current = load_policy_file(self.path)
+
+    @property
+    def current(self) -> LoadedPolicy:
+        return self._current
+
+    def read_candidate(self) -> LoadedPolicy:
+        """The file as it is now, validated; ``PolicyError`` if it cannot replace the current
+        one. Changed rules under an unchanged version are refused: every case records the
+        version that routed it, so a version must name exactly one set of rules."""
+        candidate = load_policy_file(self.path)
+        if candidate.digest != self._current.digest and candidate.version == self._current.version:
+            raise _policy_error(str(self.path), [{
+                "field": "version", "type": "version_not_bumped",
+                "message": f"the rules changed but the version is still "
+                           f"{candidate.version!r}; give the new rules a new version"}])
+        return candidate
+
+    def install(self, candidate: LoadedPolicy) -> None:
+        self._current = candidate

@@ -1,0 +1,1 @@
+"""Routing service: turns reports into cases in specialist queues and leases them to reviewers."""

@@ -1,0 +1,299 @@
+"""Reads and writes of the routing service's tables.
+
+Concurrency lives here, in the database: the partial unique index makes "one open case per
+subject and policy area" hold under any number of consumers, row locks serialise changes to
+one case, and ``FOR UPDATE SKIP LOCKED`` lets many reviewers claim from one queue at once
+without ever taking the same case.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.routing.domain import CaseState, LeaseView
+from warden.routing.models import (
+    ONE_OPEN_CASE_WHERE,
+    OPEN,
+    REVIEW,
+    Case,
+    CaseHistory,
+    CaseReport,
+)
+from warden.shared.contracts.events import Channel, ReportNormalizedV1
+
+SYSTEM = "system"
+
+_cases = Case.__table__
+_reports = CaseReport.__table__
+_history = CaseHistory.__table__
+
+
+def state_of(case: Case) -> CaseState:
+    return CaseState(
+        queue=case.queue, rule_id=case.rule_id, policy_version=case.policy_version,
+        category=case.category, severity=case.severity, base_priority=case.base_priority,
+        priority=case.priority, due_at=case.due_at, legal_deadline=case.legal_deadline,
+        channels=tuple(Channel(c) for c in case.channels), report_count=case.report_count,
+        reporters=case.reporter_count, priority_handling=case.priority_handling,
+        priority_review_at=case.priority_review_at)
+
+
+def lease_of(case: Case) -> LeaseView:
+    return LeaseView(assignee_id=case.assignee_id, lease_expires_at=case.lease_expires_at)
+
+
+def apply_state(case: Case, state: CaseState, now: datetime) -> None:
+    if state.queue != case.queue:
+        case.queued_at = now
+    case.queue = state.queue
+    case.rule_id = state.rule_id
+    case.policy_version = state.policy_version
+    case.category = state.category
+    case.severity = state.severity
+    case.base_priority = state.base_priority
+    case.priority = state.priority
+    case.due_at = state.due_at
+    case.legal_deadline = state.legal_deadline
+    case.channels = [c.value for c in state.channels]
+    case.report_count = state.report_count
+    case.reporter_count = state.reporters
+    case.priority_handling = state.priority_handling
+    case.priority_review_at = state.priority_review_at
+    case.updated_at = now
+
+
+def clear_lease(case: Case) -> None:
+    case.assignee_id = None
+    case.lease_expires_at = None
+
+
+def reporter_key(report: ReportNormalizedV1) -> str | None:
+    """Who reported, as far as we know them (anonymous reports count as distinct reporters)."""
+    return f"{report.reporter.kind.value}:{report.reporter.id}" if report.reporter.id else None
+
+
+# --- cases and their reports -----------------------------------------------------------------
+
+async def lock_open_case(session: AsyncSession, subject_id: str, policy_area: str) -> Case | None:
+    """The open first-instance case on this subject, locked for this transaction."""
+    return (await session.exec(
+        select(Case).where(Case.subject_id == subject_id, Case.policy_area == policy_area,
+                           Case.status == OPEN, Case.stage == REVIEW)
+        .with_for_update()
+    )).first()
+
+
+async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
+    return (await session.exec(select(Case).where(Case.id == case_id).with_for_update())).first()
+
+
+async def get_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
+    return await session.get(Case, case_id)
+
+
+async def report_is_known(session: AsyncSession, report_id: uuid.UUID) -> bool:
+    found = await session.scalar(sa.select(_reports.c.case_id)
+                                 .where(_reports.c.report_id == report_id))
+    return found is not None
+
+
+async def reporter_seen(session: AsyncSession, case_id: uuid.UUID, key: str | None) -> bool:
+    if key is None:
+        return False
+    found = await session.scalar(sa.select(sa.literal(1)).select_from(_reports).where(
+        _reports.c.case_id == case_id, _reports.c.reporter_key == key).limit(1))
+    return found is not None
+
+
+async def latest_case_id(session: AsyncSession, subject_id: str,
+                         policy_area: str) -> uuid.UUID | None:
+    """The most recent earlier case on the subject (a new case links to it)."""
+    return await session.scalar(
+        sa.select(_cases.c.id)
+        .where(_cases.c.subject_id == subject_id, _cases.c.policy_area == policy_area)
+        .order_by(_cases.c.opened_at.desc()).limit(1))
+
+
+async def insert_open_case(session: AsyncSession, *, report: ReportNormalizedV1,
+                           state: CaseState, previous_case_id: uuid.UUID | None,
+                           now: datetime) -> Case | None:
+    """Open a case unless another transaction holds the open one (then ``None``: join it).
+
+    ``ON CONFLICT`` on the partial unique index waits for a concurrent opener to commit and
+    then yields, so racing consumers end up with exactly one case.
+    """
+    case_id = uuid.uuid4()
+    values = {
+        "id": case_id, "subject_id": report.subject.id,
+        "subject": report.subject.model_dump(mode="json", exclude_none=True),
+        "policy_area": report.policy_area, "category": state.category, "status": OPEN,
+        "stage": REVIEW, "queue": state.queue, "rule_id": state.rule_id,
+        "policy_version": state.policy_version, "severity": state.severity,
+        "base_priority": state.base_priority, "priority": state.priority,
+        "due_at": state.due_at, "legal_deadline": state.legal_deadline,
+        "channels": [c.value for c in state.channels], "report_count": state.report_count,
+        "reporter_count": state.reporters, "priority_handling": state.priority_handling,
+        "priority_review_at": state.priority_review_at, "previous_case_id": previous_case_id,
+        "opened_at": now, "queued_at": now, "updated_at": now,
+    }
+    inserted = await session.execute(
+        insert(_cases).values(**values)
+        .on_conflict_do_nothing(index_elements=["subject_id", "policy_area"],
+                                index_where=ONE_OPEN_CASE_WHERE)
+        .returning(_cases.c.id))
+    if inserted.first() is None:
+        return None
+    return await session.get(Case, case_id)
+
+
+async def add_report(session: AsyncSession, case_id: uuid.UUID, report: ReportNormalizedV1, *,
+                     rule_id: str, legal_deadline: datetime | None, now: datetime) -> None:
+    session.add(CaseReport(
+        report_id=report.report_id, case_id=case_id, channel=report.channel.value,
+        category=report.category, reporter_key=reporter_key(report), rule_id=rule_id,
+        received_at=report.received_at, joined_at=now, legal_deadline=legal_deadline,
+        report=report.model_dump(mode="json")))
+
+
+async def report_ids(session: AsyncSession, case_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
+    return list((await session.scalars(
+        sa.select(_reports.c.report_id).where(_reports.c.case_id == case_id)
+        .order_by(_reports.c.received_at, _reports.c.report_id).limit(limit))).all())
+
+
+async def reports_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseReport]:
+    return list((await session.exec(
+        select(CaseReport).where(CaseReport.case_id == case_id)
+        .order_by(CaseReport.received_at, CaseReport.report_id))).all())
+
+
+async def record_history(session: AsyncSession, case: Case, action: str, *, actor: str = SYSTEM,
+                         detail: str | None = None, at: datetime) -> None:
+    session.add(CaseHistory(case_id=case.id, at=at, action=action, actor=actor, queue=case.queue,
+                            priority=case.priority, due_at=case.due_at, detail=detail))
+
+
+async def history_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseHistory]:
+    return list((await session.exec(
+        select(CaseHistory).where(CaseHistory.case_id == case_id)
+        .order_by(CaseHistory.seq))).all())
+
+
+# --- queues and leases -----------------------------------------------------------------------
+
+async def lock_next_claimable(session: AsyncSession, queue: str, reviewer_id: str,
+                              now: datetime) -> Case | None:
+    """The next case for this reviewer: highest priority, then earliest due, then oldest.
+
+    Unleased cases and cases whose lease has run out (returned lazily, here) are claimable;
+    an appeal is never offered to the reviewer who made the decision under appeal. Rows
+    another claimer has locked are skipped, not waited for.
+    """
+    return (await session.exec(
+        select(Case)
+        .where(Case.queue == queue, Case.status == OPEN,
+               sa.or_(Case.assignee_id.is_(None), Case.lease_expires_at <= now),
+               sa.or_(Case.excluded_reviewer_id.is_(None),
+                      Case.excluded_reviewer_id != reviewer_id))
+        .order_by(Case.priority.desc(), Case.due_at, Case.opened_at, Case.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )).first()
+
+
+async def lock_expired_leases(session: AsyncSession, now: datetime, limit: int) -> list[Case]:
+    return list((await session.exec(
+        select(Case)
+        .where(Case.assignee_id.is_not(None), Case.lease_expires_at <= now)
+        .order_by(Case.lease_expires_at).limit(limit)
+        .with_for_update(skip_locked=True))).all())
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    depth: int = 0
+    waiting: int = 0
+    in_review: int = 0
+    oldest_queued_at: datetime | None = None
+    due_within_hour: int = 0
+    overdue: int = 0
+    at_risk: int = 0
+
+
+async def queue_figures(session: AsyncSession, now: datetime,
+                        at_risk_margin: timedelta) -> dict[str, QueueFigures]:
+    """Per queue, in one scan of the open cases."""
+    leased = sa.and_(_cases.c.assignee_id.is_not(None), _cases.c.lease_expires_at > now)
+    rows = (await session.execute(
+        sa.select(
+            _cases.c.queue,
+            sa.func.count().label("depth"),
+            sa.func.count().filter(leased).label("in_review"),
+            sa.func.min(_cases.c.queued_at).label("oldest"),
+            sa.func.count().filter(sa.and_(_cases.c.due_at > now,
+                                           _cases.c.due_at <= now + timedelta(hours=1)))
+            .label("due_within_hour"),
+            sa.func.count().filter(_cases.c.due_at <= now).label("overdue"),
+            sa.func.count().filter(sa.and_(_cases.c.due_at > now,
+                                           _cases.c.due_at <= now + at_risk_margin))
+            .label("at_risk"),
+        ).where(_cases.c.status == OPEN).group_by(_cases.c.queue))).all()
+    return {row.queue: QueueFigures(depth=row.depth, waiting=row.depth - row.in_review,
+                                    in_review=row.in_review, oldest_queued_at=row.oldest,
+                                    due_within_hour=row.due_within_hour, overdue=row.overdue,
+                                    at_risk=row.at_risk)
+            for row in rows}
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """Keyset position in a queue listing (stable while the queue changes under the reader)."""
+
+    priority: int
+    due_at: datetime
+    case_id: uuid.UUID
+
+
+async def page_of_queue(session: AsyncSession, queue: str, *, after: PageKey | None,
+                        limit: int) -> list[Case]:
+    statement = select(Case).where(Case.queue == queue, Case.status == OPEN)
+    if after is not None:
+        statement = statement.where(sa.or_(
+            Case.priority < after.priority,
+            sa.and_(Case.priority == after.priority, Case.due_at > after.due_at),
+            sa.and_(Case.priority == after.priority, Case.due_at == after.due_at,
+                    Case.id > after.case_id)))
+    statement = statement.order_by(Case.priority.desc(), Case.due_at, Case.id).limit(limit)
+    return list((await session.exec(statement)).all())
+
+
+# --- the SLA watcher's work lists --------------------------------------------------------------
+
+async def lock_needing_sla_event(session: AsyncSession, state: str, now: datetime,
+                                 at_risk_margin: timedelta, limit: int) -> list[Case]:
+    """Open cases that crossed into ``state`` for a due time not yet announced."""
+    if state == "overdue":
+        condition = sa.and_(Case.due_at <= now,
+                            Case.sla_overdue_for.is_distinct_from(Case.due_at))
+    else:
+        condition = sa.and_(Case.due_at > now, Case.due_at <= now + at_risk_margin,
+                            Case.sla_at_risk_for.is_distinct_from(Case.due_at))
+    return list((await session.exec(
+        select(Case).where(Case.status == OPEN, condition)
+        .order_by(Case.due_at).limit(limit).with_for_update(skip_locked=True))).all())
+
+
+async def lock_due_for_priority_review(session: AsyncSession, now: datetime,
+                                       limit: int) -> list[Case]:
+    """Open cases whose closeness to the due time now weighs more in their priority."""
+    return list((await session.exec(
+        select(Case).where(Case.status == OPEN, Case.priority_review_at <= now)
+        .order_by(Case.priority_review_at).limit(limit)
+        .with_for_update(skip_locked=True))).all())

@@ -1,0 +1,143 @@
+"""Background workers of the routing service (started and stopped by the app's lifespan).
+
+* ``SlaWatcher``: announces cases at risk and overdue (``cases.sla``, once per case and due
+  time), raises priorities as due times near, and keeps the queue gauges current.
+* ``LeaseSweeper``: returns cases whose lease ran out to their queue (claims also do this
+  lazily; the sweeper keeps the queue figures and the case history honest in between).
+* ``PolicyReloadOnSignal``: ``kill -HUP`` re-reads the routing policy, like the reload endpoint.
+
+Every batch is one transaction and locks its rows with ``SKIP LOCKED``, so several replicas
+can run the same workers without announcing anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.routing import service
+from warden.routing.service import Routing
+from warden.shared.errors import WardenError
+from warden.shared.observability import get_logger
+
+log = get_logger(__name__)
+
+Batch = Callable[[Routing, AsyncSession, datetime], Awaitable[int]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Periodic:
+    """Runs ``tick`` every ``interval`` seconds; a failed pass is logged and retried next time."""
+
+    name = "periodic"
+
+    def __init__(self, ctx: Routing, sessions: async_sessionmaker[AsyncSession],
+                 interval: float) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+        self.interval = interval
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the next pass retries
+                log.warning(f"{self.name}_pass_failed", error=repr(exc))
+            await asyncio.sleep(self.interval)
+
+    async def tick(self) -> None:
+        raise NotImplementedError
+
+    async def drain(self, batch: Batch, now: datetime) -> int:
+        """Run ``batch`` in its own transaction until it finds less than a full batch."""
+        total = 0
+        while True:
+            async with self.sessions() as session, session.begin():
+                done = await batch(self.ctx, session, now)
+            total += done
+            if done < self.ctx.settings.sla_batch_size:
+                return total
+
+
+class SlaWatcher(Periodic):
+    name = "sla_watcher"
+
+    async def tick(self) -> None:
+        now = utcnow()
+        # Overdue first: a case that skipped its at-risk window is announced once, as overdue.
+        await self.drain(lambda ctx, s, t: service.announce_sla(ctx, s, "overdue", t), now)
+        await self.drain(lambda ctx, s, t: service.announce_sla(ctx, s, "at_risk", t), now)
+        await self.drain(service.refresh_priorities, now)
+        async with self.sessions() as session:
+            await service.publish_queue_metrics(self.ctx, session, now)
+
+
+class LeaseSweeper(Periodic):
+    name = "lease_sweeper"
+
+    async def tick(self) -> None:
+        returned = await self.drain(service.return_expired_leases, utcnow())
+        if returned:
+            log.info("expired_leases_returned", cases=returned)
+
+
+class PolicyReloadOnSignal:
+    """SIGHUP reloads the policy (a refused file is logged; the policy in force stays)."""
+
+    def __init__(self, ctx: Routing, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+        self._installed = False
+        self._pending: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_signal)
+            self._installed = True
+        except (NotImplementedError, RuntimeError, ValueError) as exc:
+            # Not the main thread (an app hosted in-process) or no signals on this platform.
+            log.info("policy_sighup_unavailable", error=str(exc))
+
+    async def stop(self) -> None:
+        if self._installed:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            self._installed = False
+        for task in list(self._pending):
+            task.cancel()
+
+    def _on_signal(self) -> None:
+        task = asyncio.create_task(self.reload())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def reload(self) -> service.ReloadOutcome | None:
+        try:
+            async with self.sessions() as session:
+                outcome = await service.reload_policy(self.ctx, session, utcnow())
+        except WardenError as exc:
+            log.error("routing_policy_reload_refused", detail=exc.detail, errors=exc.errors)
+            return None
+        log.info("routing_policy_reload", version=outcome.current.version,
+                 changed=outcome.changed)
+        return outcome
