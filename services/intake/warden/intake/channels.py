@@ -11,10 +11,20 @@ a good-faith statement).
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StrictBool, TypeAdapter
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    TypeAdapter,
+)
 
 from warden.shared.contracts.taxonomy import CATEGORIES
 
@@ -35,6 +45,16 @@ Locale = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_l
                               description="BCP 47 language tag, e.g. de-DE")]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$", description="ISO 639 code")]
 Score = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
+
+
+def _iso_8601_only(value: Any) -> Any:
+    # A bare number could be seconds or milliseconds: for a legal deadline, refuse to guess.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string with a time zone")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only)]
 
 
 class Strict(BaseModel):
@@ -150,8 +170,8 @@ class RegulatorOrder(Strict):
     content: ReportedItem
     category: CategoryCode | None = Field(None, description="defaults from the order type")
     explanation: Explanation | None = Field(None, description="the order's statement of reasons")
-    issued_at: AwareDatetime | None = None
-    deadline: AwareDatetime | None = Field(
+    issued_at: Timestamp | None = None
+    deadline: Timestamp | None = Field(
         None, description="when absent, a terrorist-content removal order is due one hour "
                           "after receipt")
     evidence: Evidence = []
