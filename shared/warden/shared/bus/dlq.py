@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from warden.shared.bus.kafka import create_producer
 from warden.shared.contracts.topics import dlq
@@ -27,22 +28,33 @@ def describe(record) -> dict:
     }
 
 
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for t in described if t["error_code"] == 0
+                  for p in t["partitions"])
+
+
 async def read_dead_letters(settings: ServiceSettings, topic: str, limit: int) -> list[dict]:
     name = dlq(settings.topic(topic))
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
                                 group_id=None)
+    partitions = [TopicPartition(name, p) for p in await partitions_of(settings.kafka_bootstrap, name)]
+    if not partitions:
+        return []
     await consumer.start()
     try:
-        partitions = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or []]
-        if not partitions:
-            return []
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
             consumer.seek(tp, max(0, ends[tp] - limit))
         records = []
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
-            batch = await consumer.getmany(timeout_ms=1000)
+        while await _behind(consumer, ends):
+            batch = await consumer.getmany(timeout_ms=2000)
             if not batch:
                 break
             records.extend(r for rs in batch.values() for r in rs)
@@ -50,6 +62,13 @@ async def read_dead_letters(settings: ServiceSettings, topic: str, limit: int) -
         return [describe(r) for r in records[-limit:]]
     finally:
         await consumer.stop()
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return True
+    return False
 
 
 async def replay_dead_letters(settings: ServiceSettings, topic: str, limit: int, group: str) -> int:
