@@ -24,7 +24,7 @@ from warden.intake.clients import create_client
 from warden.intake.settings import IntakeSettings
 from warden.shared.app import Runtime
 
-MAX_BODY = 64_000
+MAX_BODY = 400_000
 
 
 @dataclass

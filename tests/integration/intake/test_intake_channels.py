@@ -192,7 +192,7 @@ async def test_malformed_bodies_are_422_not_500(intake):
 async def test_oversized_body_is_413(intake, channel):
     _, auth = await intake.new_client()
     body = unique(channel)
-    body["padding"] = "x" * 70_000
+    body["padding"] = "x" * 450_000
     response = await intake.http.post("/v1/reports", json=body, headers=auth)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
@@ -204,7 +204,7 @@ async def test_oversized_streamed_body_without_length_is_413(intake):
 
     async def chunks():
         for _ in range(100):
-            yield b"x" * 1000
+            yield b"x" * 5000
 
     response = await intake.http.post("/v1/reports", content=chunks(),
                                       headers={**auth, "content-type": "application/json"})
