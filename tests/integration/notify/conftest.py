@@ -32,7 +32,7 @@ class Received:
 
 @dataclass
 class ScriptedReceiver:
-    """Answers ``failure_status`` to the first ``fail_first`` POSTs (or all, with ``fail_always``)."""
+    """Answers ``failure_status`` to the first ``fail_first`` POSTs (all, with ``fail_always``)."""
 
     url: str = ""
     fail_first: int = 0

@@ -206,7 +206,10 @@ async def create_endpoint(body: EndpointIn, _: Operator, rt: RuntimeDep) -> Endp
 @router.patch("/endpoints/{endpoint_id}", response_model=EndpointOut, tags=["endpoints"])
 async def update_endpoint(endpoint_id: uuid.UUID, body: EndpointPatch, _: Operator,
                           rt: RuntimeDep) -> EndpointOut:
-    """Change an endpoint's URL or subscriptions, or pause (``enabled: false``) its deliveries."""
+    """Change an endpoint's URL or subscriptions, or pause (``enabled: false``) its deliveries.
+
+    The ``configured`` endpoint is re-read from the environment at every start-up.
+    """
     async with rt.sessions() as session, session.begin():
         endpoint = await persistence.get_endpoint(session, endpoint_id)
         if endpoint is None:
