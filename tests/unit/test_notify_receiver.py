@@ -52,10 +52,11 @@ async def test_receiver_app_answers_204_to_valid_and_401_to_invalid_and_logs_eac
     headers, body, notification_id = signed_delivery()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://receiver") as client:
+        health = await client.get("/healthz")
         ok = await client.post("/webhooks", content=body, headers=headers)
         tampered = await client.post("/webhooks", content=body.replace(b"remove", b"label"),
                                      headers=headers)
-    assert (ok.status_code, tampered.status_code) == (204, 401)
+    assert (health.status_code, ok.status_code, tampered.status_code) == (200, 204, 401)
     logged = [json.loads(line) for line in lines]
     assert [entry["signature_valid"] for entry in logged] == [True, False]
     assert all(entry["webhook_id"] == notification_id for entry in logged)

@@ -8,7 +8,7 @@ default as notify) and writes one JSON line per delivery to stdout::
      "signature_valid": true, "summary": {"decision_id": "...", "action": "remove", ...}}
 
 The summary holds identifiers and codes only: no free text (rationales, report texts) is logged.
-It answers 204 to a valid webhook and 401 to an invalid signature, so notify retries and
+``GET /healthz`` answers once it listens. It answers 204 to a valid webhook and 401 to an invalid signature, so notify retries and
 eventually dead-letters deliveries signed with the wrong secret.
 
 Environment: ``WARDEN_RECEIVER_PORT`` (8099), ``WARDEN_RECEIVER_HOST`` (127.0.0.1),
@@ -94,6 +94,10 @@ def create_receiver_app(settings: ReceiverSettings | None = None,
     settings = settings or ReceiverSettings()
     write = emit or (lambda text: print(text, flush=True))
     app = FastAPI(title="Warden webhook receiver (local)", openapi_url=None)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.post("/{path:path}")
     async def receive(request: Request) -> Response:
