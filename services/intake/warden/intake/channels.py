@@ -33,13 +33,23 @@ MAX_LIST = 20
 CategoryCode = StrEnum("CategoryCode", {code: code for code in CATEGORIES})
 CategoryCode.__doc__ = "A category of the Warden taxonomy (each maps to a DSA category)."
 
-Identifier = Annotated[str, Field(min_length=1, max_length=200)]
-ExternalId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
-Name = Annotated[str, Field(min_length=1, max_length=300)]
-ShortText = Annotated[str, Field(min_length=1, max_length=1000)]
-FreeText = Annotated[str, Field(min_length=1, max_length=5000)]
-Explanation = Annotated[str, Field(min_length=1, max_length=10_000)]
-HttpUrl = Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^https?://\S+$")]
+# PostgreSQL text cannot hold NUL characters: refuse them here (a 422) rather than fail
+# at the database (a 500).
+NO_NUL = r"^[^\x00]*$"
+
+
+def _text(min_length: int, max_length: int, pattern: str = NO_NUL) -> Any:
+    return Annotated[str, Field(min_length=min_length, max_length=max_length, pattern=pattern)]
+
+
+Identifier = _text(1, 200)
+ExternalId = _text(1, 200, r"^[^\s\x00]+$")
+Name = _text(1, 300)
+ShortText = _text(1, 1000)
+FreeText = _text(1, 5000)
+Explanation = _text(1, 10_000)
+Label = _text(1, 50)
+HttpUrl = _text(8, 2048, r"^https?://[^\s\x00]+$")
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 Locale = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35,
                               description="BCP 47 language tag, e.g. de-DE")]
@@ -77,7 +87,7 @@ class ReportedItem(Strict):
     id: Identifier
     url: HttpUrl | None = Field(None, description="exact location (required for DSA notices)")
     owner_id: Identifier | None = Field(None, description="account that owns the item")
-    content_type: Annotated[str, Field(min_length=1, max_length=50)] | None = Field(
+    content_type: Label | None = Field(
         None, description="video, image, text, livestream, ...")
     language: Language | None = None
 
@@ -259,12 +269,12 @@ class AdvertiserEscalation(Strict):
 
 class Detector(Strict):
     name: Identifier
-    version: Annotated[str, Field(min_length=1, max_length=50)]
+    version: Label
 
 
 class HashMatch(Strict):
     hash_list: Identifier = Field(description="the list matched, e.g. a hash-sharing database")
-    algorithm: Annotated[str, Field(min_length=1, max_length=30)] = Field(
+    algorithm: Label = Field(
         description="pdq, pdna, md5, ...")
     reference: Identifier = Field(description="the matched entry")
 

@@ -69,11 +69,11 @@ def parse_raw_report(record: ConsumerRecord) -> Incoming:
     if "specversion" in document:
         event = CloudEvent.from_bytes(record.value)
         body, event_id = event.data, f"ce:{event.source}:{event.id}"
-        client = _header(headers, CLIENT_HEADER) or (event.model_extra or {}).get(CLIENT_ATTRIBUTE)
+        client = _header(headers, CLIENT_HEADER) or _client_attribute(event)
     else:
         body, event_id = document, f"record:{record.topic}:{record.partition}:{record.offset}"
         client = _header(headers, CLIENT_HEADER)
-    if not client or not isinstance(client, str):
+    if not client:
         raise InvalidMessage(f"no client named: set the Kafka header {CLIENT_HEADER!r} "
                              f"(or the CloudEvent attribute {CLIENT_ATTRIBUTE!r})")
     try:
@@ -111,9 +111,19 @@ def _header(headers: dict[str, bytes], name: str) -> str | None:
     if not value:
         return None
     try:
-        return value.decode().strip() or None
+        text = value.decode().strip()
     except UnicodeDecodeError as exc:
         raise InvalidMessage(f"Kafka header {name!r} is not UTF-8") from exc
+    if "\x00" in text:
+        raise InvalidMessage(f"Kafka header {name!r} contains a NUL character")
+    return text or None
+
+
+def _client_attribute(event: CloudEvent) -> str | None:
+    value = (event.model_extra or {}).get(CLIENT_ATTRIBUTE)
+    if value is not None and (not isinstance(value, str) or "\x00" in value):
+        raise InvalidMessage(f"CloudEvent attribute {CLIENT_ATTRIBUTE!r} must be a plain string")
+    return value
 
 
 def _idempotency_key(headers: dict[str, bytes]) -> str | None:

@@ -1,4 +1,5 @@
-"""Request-body guard (pure ASGI): 415 for a body that is not JSON, 413 for one too large.
+"""Request-body guard (pure ASGI): 415 for a body that is not JSON, 413 for one too large,
+422 for one that is not UTF-8 (RFC 8259 JSON always is).
 
 It runs before the framework reads the body, so an oversized request is refused after
 reading at most ``max_bytes`` (at once when its Content-Length already says so), and
@@ -58,6 +59,12 @@ class BodyGuard:
             if not message.get("more_body", False):
                 break
 
+        if not _is_utf8(b"".join(m.get("body", b"") for m in buffered)):
+            await _problem(scope, send, 422, "Invalid input", "the body is not UTF-8 encoded "
+                           "JSON (RFC 8259)", "invalid-input",
+                           errors=[{"field": "body", "message": "not UTF-8", "type": "encoding"}])
+            return
+
         async def replay() -> Message:
             return buffered.pop(0) if buffered else await receive()
 
@@ -68,9 +75,21 @@ class BodyGuard:
                        f"the request body exceeds {self.max_bytes} bytes", "payload-too-large")
 
 
-async def _problem(scope: Scope, send, status: int, title: str, detail: str, slug: str) -> None:
-    body = json.dumps({"type": f"urn:warden:problem:{slug}", "title": title, "status": status,
-                       "detail": detail, "instance": scope["path"]}).encode()
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def _problem(scope: Scope, send, status: int, title: str, detail: str, slug: str,
+                   errors: list[dict[str, str]] | None = None) -> None:
+    document: dict[str, Any] = {"type": f"urn:warden:problem:{slug}", "title": title,
+                                "status": status, "detail": detail, "instance": scope["path"]}
+    if errors:
+        document["errors"] = errors
+    body = json.dumps(document).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()),
                             (b"content-length", str(len(body)).encode()),
