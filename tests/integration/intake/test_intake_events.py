@@ -117,12 +117,14 @@ async def test_invalid_raw_records_go_to_the_dlq_with_a_reason_and_the_consumer_
     wrong_channel["content"]["id"] += marker.decode()
     no_client = fresh("user", "client_report_id")
     no_client["content"]["id"] += marker.decode()
+    unknown_client = fresh("user", "client_report_id")
+    unknown_client["content"]["id"] += marker.decode()
     cases = [
         (b"{not json " + marker, client, "not JSON"),
         (json.dumps(missing_reporter).encode(), client, "reporter: Field required"),
         (json.dumps(wrong_channel).encode(), client, "submit:regulator"),
         (json.dumps(no_client).encode(), [], "warden-client"),
-        (json.dumps(no_client).encode(), [("warden-client", b"nobody-" + marker)],
+        (json.dumps(unknown_client).encode(), [("warden-client", b"nobody-" + marker)],
          "unknown or revoked client"),
     ]
     for value, headers, _ in cases:
@@ -132,11 +134,9 @@ async def test_invalid_raw_records_go_to_the_dlq_with_a_reason_and_the_consumer_
 
     letters = await dead_letters(intake, marker, expect=len(cases))
     assert len(letters) == len(cases)
-    by_value = {}
-    for letter in letters:
-        by_value.setdefault(letter.value, []).append(dict(letter.headers))
+    by_value = {letter.value: dict(letter.headers) for letter in letters}
     for value, _, reason in cases:
-        headers = by_value[value].pop(0)
+        headers = by_value[value]
         assert reason in headers["dlq.reason"].decode(), headers["dlq.reason"]
         assert headers["dlq.original.topic"].decode() == raw
     await normalized_for(intake, good["content"]["id"])
