@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 SERVICES = ("intake", "routing", "decision", "notify")
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"end-to-end-test-secret-0123456789").decode()
-REVIEWER_SECRET = "end-to-end-reviewer-secret"
+REVIEWER_SECRET = "end-to-end-reviewer-secret-of-32-bytes+"
 DEV_API_KEY = "e2e-intake-key"
 
 

@@ -7,6 +7,7 @@ decision (decision) -> signed webhook (notify) to a real HTTP receiver.
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 
 import httpx
@@ -51,9 +52,10 @@ async def system(infra, topic_prefix, make_database, tmp_path):
     finally:
         codes = {name: stop_service(p) for name, p in processes.items()}
         await receiver.stop()
-    # A clean Ctrl-C/SIGTERM: every service ran its shutdown and exited 0.
-    assert codes == {name: 0 for name in processes}, {
-        n: processes[n].log_tail() for n, c in codes.items() if c != 0}
+    # A clean SIGTERM: every service ran its whole shutdown (uvicorn then re-raises the signal).
+    unclean = {n: processes[n].log_tail() for n, code in codes.items()
+               if code not in (0, -signal.SIGTERM) or '"service_stopped"' not in processes[n].log.read_text()}
+    assert not unclean, unclean
 
 
 def reviewer_headers(reviewer: str = "alice") -> dict[str, str]:
@@ -84,7 +86,8 @@ async def test_report_to_signed_webhook(system):
 
     async def queued_case():
         queues = (await client.get(f"{routing}/v1/queues", headers=reviewer_headers())).json()
-        return next((q for q in queues if q["queue"] == "hate_harassment" and q["depth"] > 0), None)
+        return next((q for q in queues["queues"]
+                     if q["name"] == "hate_harassment" and q["depth"] > 0), None)
     await eventually(queued_case, what="the report to become a case in hate_harassment")
 
     claimed = await client.post(f"{routing}/v1/queues/hate_harassment/claim",
@@ -140,7 +143,7 @@ async def test_resend_with_one_idempotency_key_gives_one_report_and_one_case(sys
     assert case["report_count"] == 1
     assert len(case["reports"]) == 1
     queues = (await client.get(f"{routing}/v1/queues", headers=reviewer_headers())).json()
-    assert sum(q["depth"] for q in queues) == 1
+    assert sum(q["depth"] for q in queues["queues"]) == 1
 
 
 async def _async(value):
