@@ -24,7 +24,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -268,9 +267,11 @@ async def main(requests: int, concurrency: int) -> None:
                 intake_result = result
             else:
                 baseline_result = result
-        print(f"ratio     intake/baseline throughput {intake_result.rate / baseline_result.rate:.3f}"
-              f"  p50 latency x{intake_result.percentile(0.5) / baseline_result.percentile(0.5):.1f}"
-              f"  p99 latency x{intake_result.percentile(0.99) / baseline_result.percentile(0.99):.1f}")
+        ratio = intake_result.rate / baseline_result.rate
+        p50 = intake_result.percentile(0.5) / baseline_result.percentile(0.5)
+        p99 = intake_result.percentile(0.99) / baseline_result.percentile(0.99)
+        print(f"ratio     intake/baseline throughput {ratio:.3f}  p50 latency x{p50:.1f}  "
+              f"p99 latency x{p99:.1f}")
         deadline = time.monotonic() + 30
         while True:
             stored, pending = await outbox_state(url)

@@ -195,7 +195,7 @@ def test_naive_deadline_is_a_validation_error():
     body["deadline"] = "2026-03-02T10:00:00"
     with pytest.raises(ValidationError) as err:
         parse(body)
-    assert [p.field for p in problems_of(err.value)] == ["deadline"]
+    assert [p.field for p in problems_of(err.value.errors())] == ["deadline"]
 
 
 @pytest.mark.parametrize("right, category", [("copyright", "copyright"),
@@ -281,7 +281,7 @@ def test_validation_problems_name_the_field_without_the_channel_tag(mutate, fiel
     mutate(body)
     with pytest.raises(ValidationError) as err:
         parse(body)
-    assert field in [p.field for p in problems_of(err.value)]
+    assert field in [p.field for p in problems_of(err.value.errors())]
 
 
 def test_strict_numbers_refuse_strings():
@@ -289,14 +289,14 @@ def test_strict_numbers_refuse_strings():
     body["score"] = "0.97"
     with pytest.raises(ValidationError) as err:
         parse(body)
-    assert [p.field for p in problems_of(err.value)] == ["score"]
+    assert [p.field for p in problems_of(err.value.errors())] == ["score"]
 
 
 @pytest.mark.parametrize("body", [{"channel": "carrier_pigeon"}, {}])
 def test_unknown_or_missing_channel_is_a_problem_at_channel(body):
     with pytest.raises(ValidationError) as err:
         parse(body)
-    assert [p.field for p in problems_of(err.value)] == ["channel"]
+    assert [p.field for p in problems_of(err.value.errors())] == ["channel"]
 
 
 def test_fingerprint_ignores_key_order_but_not_content():

@@ -182,7 +182,10 @@ async def test_wrong_types_are_422_naming_the_field(intake, channel):
 async def test_malformed_bodies_are_422_not_500(intake):
     _, auth = await intake.new_client()
     headers = {**auth, "content-type": "application/json"}
-    for raw in [b"{not json", b"[]", b"null", b'"text"', b"", b'{"channel": 7}', "{\"channel\": \"user\", \"reporter\": \"\u00e9\"}".encode()]:
+    malformed = [b"{not json", b"[]", b"null", b'"text"', b"", b'{"channel": 7}',
+                 '{"channel": "user", "reporter": "\u00e9"}'.encode(), b'{"a": NaN}',
+                 b'\xff\xfe{}', '{"channel": "user"}'.encode("utf-16")]
+    for raw in malformed:
         response = await intake.http.post("/v1/reports", content=raw, headers=headers)
         assert response.status_code == 422, (raw, response.text)
         assert response.json()["status"] == 422

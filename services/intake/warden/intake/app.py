@@ -56,7 +56,7 @@ async def wire(runtime: Runtime) -> None:
 
 async def _validation_error(request: Request, exc: RequestValidationError):
     """422 naming each field by its path in the report (without pydantic's channel tag)."""
-    problems = problems_of(exc)
+    problems = problems_of(exc.errors())
     errors = [{"field": p.field, "message": p.message, "type": p.type} for p in problems]
     fields = ", ".join(e["field"] for e in errors[:10])
     return problem_response(request, status=422, title="Invalid input",

@@ -79,7 +79,7 @@ def parse_raw_report(record: ConsumerRecord) -> Incoming:
     try:
         report = REPORT_ADAPTER.validate_python(body)
     except ValidationError as exc:
-        raise _as_invalid_message(invalid(problems_of(exc), location="")) from exc
+        raise _as_invalid_message(invalid(problems_of(exc.errors()), location="")) from exc
     produced_at = (datetime.fromtimestamp(record.timestamp / 1000, UTC)
                    if record.timestamp and record.timestamp > 0 else None)
     return Incoming(event_id=event_id, type=RAW_REPORT, record=record, event=event,

@@ -17,9 +17,9 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from typing import Any
 
 from warden.intake.channels import (
     AdvertiserEscalation,
@@ -73,20 +73,20 @@ class Problem:
     type: str = "value_error"
 
 
-def invalid(problems: list[Problem], *, location: str = "body",
-            detail: str | None = None) -> InvalidInput:
+def invalid(problems: list[Problem], *, location: str = "body") -> InvalidInput:
     prefix = f"{location}." if location else ""
     errors = [{"field": f"{prefix}{p.field}", "message": p.message, "type": p.type}
               for p in problems]
-    summary = detail or "the report is invalid: " + "; ".join(
+    summary = "the report is invalid: " + "; ".join(
         f"{e['field']}: {e['message']}" for e in errors)
     return InvalidInput(summary, errors=errors)
 
 
-def problems_of(exc: ValidationError | RequestValidationError) -> list[Problem]:
-    """Pydantic errors as problems; the channel tag pydantic puts in the path is dropped."""
+def problems_of(errors: Iterable[Mapping[str, Any]]) -> list[Problem]:
+    """Pydantic's ``exc.errors()`` as problems, without the channel tag pydantic puts in
+    the path (``body.user.reporter`` -> ``body.reporter``); messages never quote the input."""
     found = []
-    for err in exc.errors():
+    for err in errors:
         loc = list(err.get("loc", ()))
         tag = 1 if loc[:1] == ["body"] else 0
         if len(loc) > tag and loc[tag] in CHANNEL_TAGS:

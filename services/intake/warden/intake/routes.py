@@ -161,7 +161,8 @@ async def submit_batch(batch: BatchRequest, client: CurrentClient, rt: RuntimeDe
         try:
             parsed.append((index, REPORT_ADAPTER.validate_python(item)))
         except ValidationError as exc:
-            rejected.append(_rejected(index, 422, "the report is invalid", problems_of(exc)))
+            rejected.append(_rejected(index, 422, "the report is invalid",
+                                      problems_of(exc.errors())))
 
     async def submit_all(session) -> list[BatchItemResult]:
         results = []
