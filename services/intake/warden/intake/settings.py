@@ -18,7 +18,6 @@ class IntakeSettings(ServiceSettings):
 
     max_body_bytes: int = Field(2_000_000, ge=1024,
                                 description="larger request bodies are refused with 413")
-    batch_max_items: int = Field(500, ge=1, le=5000)
     # Per-client token bucket (requests; a batch is one request). A client's own row may
     # override both. The buckets live in the worker's memory: N workers allow N times this.
     rate_limit_per_s: float = Field(50.0, gt=0)
