@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -35,7 +36,7 @@ _reports = CaseReport.__table__
 _history = CaseHistory.__table__
 
 
-def state_of(case: Case) -> CaseState:
+def state_of(case: Case | sa.Row) -> CaseState:
     return CaseState(
         queue=case.queue, rule_id=case.rule_id, policy_version=case.policy_version,
         category=case.category, severity=case.severity, base_priority=case.base_priority,
@@ -49,23 +50,24 @@ def lease_of(case: Case) -> LeaseView:
     return LeaseView(assignee_id=case.assignee_id, lease_expires_at=case.lease_expires_at)
 
 
+def state_values(state: CaseState) -> dict[str, Any]:
+    """The columns a ``CaseState`` maps to."""
+    return {
+        "queue": state.queue, "rule_id": state.rule_id, "policy_version": state.policy_version,
+        "category": state.category, "severity": state.severity,
+        "base_priority": state.base_priority, "priority": state.priority,
+        "due_at": state.due_at, "legal_deadline": state.legal_deadline,
+        "channels": [c.value for c in state.channels], "report_count": state.report_count,
+        "reporter_count": state.reporters, "priority_handling": state.priority_handling,
+        "priority_review_at": state.priority_review_at,
+    }
+
+
 def apply_state(case: Case, state: CaseState, now: datetime) -> None:
     if state.queue != case.queue:
         case.queued_at = now
-    case.queue = state.queue
-    case.rule_id = state.rule_id
-    case.policy_version = state.policy_version
-    case.category = state.category
-    case.severity = state.severity
-    case.base_priority = state.base_priority
-    case.priority = state.priority
-    case.due_at = state.due_at
-    case.legal_deadline = state.legal_deadline
-    case.channels = [c.value for c in state.channels]
-    case.report_count = state.report_count
-    case.reporter_count = state.reporters
-    case.priority_handling = state.priority_handling
-    case.priority_review_at = state.priority_review_at
+    for column, value in state_values(state).items():
+        setattr(case, column, value)
     case.updated_at = now
 
 
@@ -80,14 +82,24 @@ def reporter_key(report: ReportNormalizedV1) -> str | None:
 
 
 # --- cases and their reports -----------------------------------------------------------------
+# Routing a report is the hot path (one transaction per report): it uses Core statements that
+# return rows (``sa.Row``, read like a ``Case``) rather than the ORM's unit of work.
 
-async def lock_open_case(session: AsyncSession, subject_id: str, policy_area: str) -> Case | None:
+async def lock_open_case(session: AsyncSession, subject_id: str,
+                         policy_area: str) -> sa.Row | None:
     """The open first-instance case on this subject, locked for this transaction."""
-    return (await session.exec(
-        select(Case).where(Case.subject_id == subject_id, Case.policy_area == policy_area,
-                           Case.status == OPEN, Case.stage == REVIEW)
-        .with_for_update()
-    )).first()
+    return (await session.execute(
+        sa.select(_cases).where(_cases.c.subject_id == subject_id,
+                                _cases.c.policy_area == policy_area,
+                                _cases.c.status == OPEN, _cases.c.stage == REVIEW)
+        .with_for_update())).first()
+
+
+async def update_case(session: AsyncSession, case_id: uuid.UUID,
+                      values: dict[str, Any]) -> sa.Row:
+    return (await session.execute(
+        sa.update(_cases).where(_cases.c.id == case_id).values(**values)
+        .returning(*_cases.c))).one()
 
 
 async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
@@ -123,39 +135,30 @@ async def latest_case_id(session: AsyncSession, subject_id: str,
 
 async def insert_open_case(session: AsyncSession, *, report: ReportNormalizedV1,
                            state: CaseState, previous_case_id: uuid.UUID | None,
-                           now: datetime) -> Case | None:
+                           now: datetime) -> sa.Row | None:
     """Open a case unless another transaction holds the open one (then ``None``: join it).
 
     ``ON CONFLICT`` on the partial unique index waits for a concurrent opener to commit and
     then yields, so racing consumers end up with exactly one case.
     """
-    case_id = uuid.uuid4()
     values = {
-        "id": case_id, "subject_id": report.subject.id,
+        "id": uuid.uuid4(), "subject_id": report.subject.id,
         "subject": report.subject.model_dump(mode="json", exclude_none=True),
-        "policy_area": report.policy_area, "category": state.category, "status": OPEN,
-        "stage": REVIEW, "queue": state.queue, "rule_id": state.rule_id,
-        "policy_version": state.policy_version, "severity": state.severity,
-        "base_priority": state.base_priority, "priority": state.priority,
-        "due_at": state.due_at, "legal_deadline": state.legal_deadline,
-        "channels": [c.value for c in state.channels], "report_count": state.report_count,
-        "reporter_count": state.reporters, "priority_handling": state.priority_handling,
-        "priority_review_at": state.priority_review_at, "previous_case_id": previous_case_id,
+        "policy_area": report.policy_area, "status": OPEN, "stage": REVIEW,
+        **state_values(state), "previous_case_id": previous_case_id,
         "opened_at": now, "queued_at": now, "updated_at": now,
     }
-    inserted = await session.execute(
+    return (await session.execute(
         insert(_cases).values(**values)
         .on_conflict_do_nothing(index_elements=["subject_id", "policy_area"],
                                 index_where=ONE_OPEN_CASE_WHERE)
-        .returning(_cases.c.id))
-    if inserted.first() is None:
-        return None
-    return await session.get(Case, case_id)
+        .returning(*_cases.c))).first()
 
 
 async def add_report(session: AsyncSession, case_id: uuid.UUID, report: ReportNormalizedV1, *,
                      rule_id: str, legal_deadline: datetime | None, now: datetime) -> None:
-    session.add(CaseReport(
+    """Link the report to its case (its primary key makes a report join only one case)."""
+    await session.execute(sa.insert(_reports).values(
         report_id=report.report_id, case_id=case_id, channel=report.channel.value,
         category=report.category, reporter_key=reporter_key(report), rule_id=rule_id,
         received_at=report.received_at, joined_at=now, legal_deadline=legal_deadline,
@@ -174,10 +177,11 @@ async def reports_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseRepo
         .order_by(CaseReport.received_at, CaseReport.report_id))).all())
 
 
-async def record_history(session: AsyncSession, case: Case, action: str, *, actor: str = SYSTEM,
-                         detail: str | None = None, at: datetime) -> None:
-    session.add(CaseHistory(case_id=case.id, at=at, action=action, actor=actor, queue=case.queue,
-                            priority=case.priority, due_at=case.due_at, detail=detail))
+async def record_history(session: AsyncSession, case: Case | sa.Row, action: str, *,
+                         actor: str = SYSTEM, detail: str | None = None, at: datetime) -> None:
+    await session.execute(sa.insert(_history).values(
+        case_id=case.id, at=at, action=action, actor=actor, queue=case.queue,
+        priority=case.priority, due_at=case.due_at, detail=detail))
 
 
 async def history_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseHistory]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -58,14 +59,17 @@ def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     event.listen(session.sync_session, "after_commit", lambda _session: action(), once=True)
 
 
-async def emit_routed(ctx: Routing, session: AsyncSession, case: Case, *, reason: str,
-                      detail: str | None, now: datetime) -> None:
-    ids = await persistence.report_ids(session, case.id, ctx.settings.routed_event_max_report_ids)
+async def emit_routed(ctx: Routing, session: AsyncSession, case: Case | sa.Row, *, reason: str,
+                      detail: str | None, now: datetime,
+                      report_ids: list[uuid.UUID] | None = None) -> None:
+    if report_ids is None:
+        report_ids = await persistence.report_ids(session, case.id,
+                                                  ctx.settings.routed_event_max_report_ids)
     payload = CaseRoutedV1(
         case_id=case.id, subject=Subject.model_validate(case.subject),
         policy_area=case.policy_area, category=case.category, queue=case.queue,
         priority=case.priority, due_at=case.due_at, status=case.status, reason=reason,
-        report_ids=ids, report_count=case.report_count, channels=case.channels,
+        report_ids=report_ids, report_count=case.report_count, channels=case.channels,
         rule_id=case.rule_id, policy_version=case.policy_version, routed_at=now,
         previous_case_id=case.previous_case_id,
         excluded_reviewer_id=case.excluded_reviewer_id if case.stage == APPEAL else None,
@@ -80,53 +84,62 @@ async def emit_routed(ctx: Routing, session: AsyncSession, case: Case, *, reason
 # --- reports in ---------------------------------------------------------------------------------
 
 async def route_report(ctx: Routing, session: AsyncSession, report: ReportNormalizedV1,
-                       now: datetime) -> Case | None:
-    """Open a case for the report, or add it to the open case on the same subject and area."""
+                       now: datetime) -> sa.Row | None:
+    """Open a case for the report, or add it to the open case on the same subject and area.
+
+    A report seen before (the same report under another event id) changes nothing; were two
+    copies routed at the same moment, the report's primary key fails one of them, whose
+    retry then finds the report known.
+    """
     if await persistence.report_is_known(session, report.report_id):
-        return _duplicate(session, report)
+        log.info("report_already_routed", report_id=str(report.report_id))
+        after_commit(session, lambda: metrics.REPORTS_ROUTED.labels("duplicate").inc())
+        return None
     loaded = ctx.policy
     placement = domain.place_report(loaded.policy, report)
     for _ in range(3):
         case = await persistence.lock_open_case(session, report.subject.id, report.policy_area)
         if case is not None:
-            if await persistence.report_is_known(session, report.report_id):
-                return _duplicate(session, report)
             return await _join(ctx, session, case, placement, report, now)
-        state = domain.open_case(loaded.policy, placement, report, now)
-        previous = await persistence.latest_case_id(session, report.subject.id,
-                                                    report.policy_area)
-        case = await persistence.insert_open_case(session, report=report, state=state,
-                                                  previous_case_id=previous, now=now)
+        case = await _open(ctx, session, placement, report, now)
         if case is not None:
-            await persistence.add_report(session, case.id, report, rule_id=placement.rule_id,
-                                         legal_deadline=placement.legal_deadline, now=now)
-            detail = f"rule {placement.rule_id} of policy {loaded.version}"
-            if previous is not None:
-                detail += f"; follows case {previous}"
-            await persistence.record_history(session, case, domain.OPENED, detail=detail, at=now)
-            await emit_routed(ctx, session, case, reason=domain.OPENED, detail=detail, now=now)
-            after_commit(session, lambda: metrics.REPORTS_ROUTED.labels("opened").inc())
             return case
         # Another consumer opened the case between our look and our insert: join theirs.
     raise TransientError(f"the open case on subject {report.subject.id!r} kept changing")
 
 
-def _duplicate(session: AsyncSession, report: ReportNormalizedV1) -> None:
-    log.info("report_already_routed", report_id=str(report.report_id))
-    after_commit(session, lambda: metrics.REPORTS_ROUTED.labels("duplicate").inc())
-    return None
+async def _open(ctx: Routing, session: AsyncSession, placement: domain.Placement,
+                report: ReportNormalizedV1, now: datetime) -> sa.Row | None:
+    loaded = ctx.policy
+    state = domain.open_case(loaded.policy, placement, report, now)
+    previous = await persistence.latest_case_id(session, report.subject.id, report.policy_area)
+    case = await persistence.insert_open_case(session, report=report, state=state,
+                                              previous_case_id=previous, now=now)
+    if case is None:
+        return None
+    await persistence.add_report(session, case.id, report, rule_id=placement.rule_id,
+                                 legal_deadline=placement.legal_deadline, now=now)
+    detail = f"rule {placement.rule_id} of policy {loaded.version}"
+    if previous is not None:
+        detail += f"; follows case {previous}"
+    await persistence.record_history(session, case, domain.OPENED, detail=detail, at=now)
+    await emit_routed(ctx, session, case, reason=domain.OPENED, detail=detail, now=now,
+                      report_ids=[report.report_id])
+    after_commit(session, lambda: metrics.REPORTS_ROUTED.labels("opened").inc())
+    return case
 
 
-async def _join(ctx: Routing, session: AsyncSession, case: Case, placement: domain.Placement,
-                report: ReportNormalizedV1, now: datetime) -> Case:
+async def _join(ctx: Routing, session: AsyncSession, case: sa.Row, placement: domain.Placement,
+                report: ReportNormalizedV1, now: datetime) -> sa.Row:
     new_reporter = not await persistence.reporter_seen(session, case.id,
                                                        persistence.reporter_key(report))
     change = domain.join_case(ctx.policy.policy, persistence.state_of(case), placement, report,
                               new_reporter=new_reporter, now=now)
-    persistence.apply_state(case, change.state, now)
+    values = {**persistence.state_values(change.state), "updated_at": now}
     if change.queue_changed:
         # The case now needs other skills; whoever holds it may not have them.
-        persistence.clear_lease(case)
+        values.update(queued_at=now, assignee_id=None, lease_expires_at=None)
+    case = await persistence.update_case(session, case.id, values)
     await persistence.add_report(session, case.id, report, rule_id=placement.rule_id,
                                  legal_deadline=placement.legal_deadline, now=now)
     detail = f"report {report.report_id} ({report.channel.value}, {report.category})"
