@@ -34,7 +34,8 @@ stop_all() {
   for component in "${infra_started[@]}"; do bash "deploy/local/$component.sh" stop || true; done
   echo "==> stopped"
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all; exit 130' INT TERM
+trap stop_all EXIT
 
 start() {  # name, module
   local name=$1 module=$2
@@ -73,4 +74,5 @@ Walkthrough with curl: README.md. Ctrl-C stops everything.
 
 EOT
 wait -n "${pids[@]}" || true
-echo "!! a process exited; stopping the rest"
+sleep 0.2  # on Ctrl-C every process exits at once: let the INT trap speak first
+echo "!! a process exited on its own; stopping the rest (see $logs)"
