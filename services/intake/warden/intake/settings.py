@@ -16,7 +16,9 @@ class IntakeSettings(ServiceSettings):
     database_url: str = f"{LOCAL_PG}/warden_intake"
     port: int = 8001
 
-    max_body_bytes: int = Field(2_000_000, ge=1024,
+    # A full batch of 500 ordinary reports is well under 1 MiB; 4 MiB leaves room for long
+    # explanations while still bounding what one request can make the worker buffer.
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024,
                                 description="larger request bodies are refused with 413")
     # Per-client token bucket (requests; a batch is one request). A client's own row may
     # override both. The buckets live in the worker's memory: N workers allow N times this.
