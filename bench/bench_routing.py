@@ -75,7 +75,8 @@ def reports(n: int, seed: int = 7) -> list[ReportNormalizedV1]:
         channel = rng.choice(CHANNEL_MIX)
         out.append(ReportNormalizedV1(
             report_id=uuid.uuid4(), client_id="bench", channel=channel,
-            received_at=datetime.now(UTC), reporter=Reporter(kind=channel, id=f"r{rng.randrange(10**6)}"),
+            received_at=datetime.now(UTC),
+            reporter=Reporter(kind=channel, id=f"r{rng.randrange(10**6)}"),
             subject=Subject(type="content", id=rng.choice(subjects)),
             policy_area=CATEGORIES[category].area.value, category=category,
             dsa_category=CATEGORIES[category].dsa.value,

@@ -97,6 +97,14 @@ def test_terrorist_content_order_stating_a_later_deadline_still_gets_the_legal_h
     assert placement.legal_deadline == T0 + HOUR
 
 
+def test_an_order_typed_as_terrorist_content_removal_is_due_within_the_hour():
+    order = report("illegal_content_order", Channel.REGULATOR)
+    typed = order.model_copy(update={"legal": LegalReference(
+        order_type="terrorist_content_removal_order", deadline=T0 + 48 * HOUR)})
+    assert place_report(POLICY, typed).due_at == T0 + HOUR
+    assert place_report(POLICY, order).due_at == T0 + 24 * HOUR
+
+
 def test_a_timestamp_without_zone_is_taken_as_utc():
     naive = report(received_at=T0.replace(tzinfo=None))
     assert place_report(POLICY, naive).due_at == T0 + 24 * HOUR

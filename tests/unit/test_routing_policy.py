@@ -32,9 +32,9 @@ DEFAULT_QUEUES = {
 }
 
 
-def report(category: str = "spam", channel: Channel = Channel.USER, *, subject_type: str = "content",
-           jurisdictions: list[str] | None = None, signals: dict | None = None,
-           deadline: datetime | None = None) -> ReportNormalizedV1:
+def report(category: str = "spam", channel: Channel = Channel.USER, *,
+           subject_type: str = "content", jurisdictions: list[str] | None = None,
+           signals: dict | None = None, deadline: datetime | None = None) -> ReportNormalizedV1:
     return ReportNormalizedV1(
         report_id=uuid.uuid4(), client_id="test", channel=channel, received_at=RECEIVED,
         reporter=Reporter(kind=channel, id="r1"), subject=Subject(type=subject_type, id="post-1"),
@@ -131,13 +131,18 @@ def test_subject_type_condition(shipped):
 
 
 def test_textual_signal_never_satisfies_a_numeric_threshold(shipped):
-    assert shipped.route(report("spam", Channel.AUTOMATED, signals={"score": "low"})).id == "default"
+    textual = report("spam", Channel.AUTOMATED, signals={"score": "low"})
+    assert shipped.route(textual).id == "default"
 
 
 def test_statutory_deadline_for_terrorist_content_orders(shipped):
     assert shipped.statutory_deadline("terrorist_content_order", RECEIVED) == \
         RECEIVED + timedelta(hours=1)
+    assert shipped.statutory_deadline("illegal_content_order", RECEIVED,
+                                      "terrorist_content_removal_order") == \
+        RECEIVED + timedelta(hours=1)
     assert shipped.statutory_deadline("spam", RECEIVED) is None
+    assert shipped.statutory_deadline("illegal_content_order", RECEIVED, "court_order") is None
 
 
 # --- matching semantics ------------------------------------------------------------------------
@@ -220,7 +225,8 @@ def test_missing_priority_names_the_rule():
 
 
 def test_catch_all_before_the_end_is_refused_naming_it():
-    text = MINIMAL.replace("rules:\n", "rules:\n  - {id: greedy, queue: general, base_priority: 1}\n")
+    text = MINIMAL.replace("rules:\n",
+                           "rules:\n  - {id: greedy, queue: general, base_priority: 1}\n")
     [problem] = problems(text)
     assert problem["field"] == "rules[0] ('greedy')"
     assert "last" in problem["message"]
@@ -240,13 +246,21 @@ def test_duplicate_rule_ids_are_refused():
 
 
 def test_empty_signal_condition_is_refused():
-    [problem] = problems(broken("match: {category: [hate_speech]}", "match: {signals: {score: {}}}"))
+    [problem] = problems(broken("match: {category: [hate_speech]}",
+                                "match: {signals: {score: {}}}"))
     assert problem["field"] == "rules[0] ('hate').match.signals.score"
 
 
 def test_appeals_queue_must_exist():
     [problem] = problems(broken("  appeals: {sla: 7d}\n", ""))
     assert problem["field"] == "appeals.queue"
+
+
+def test_statutory_deadlines_must_name_known_categories_and_be_positive():
+    text = MINIMAL.replace("rules:\n", "statutory_deadlines: {terror: 1h}\n"
+                                        "order_deadlines: {removal_order: 0s}\nrules:\n")
+    assert {p["field"] for p in problems(text)} == {"statutory_deadlines.terror",
+                                                   "order_deadlines.removal_order"}
 
 
 def test_bad_duration_names_the_queue():
@@ -273,3 +287,21 @@ def test_unreadable_file_is_a_policy_error(tmp_path):
     with pytest.raises(PolicyError) as err:
         load_policy_file(tmp_path / "missing.yaml")
     assert "cannot read" in err.value.errors[0]["message"]
+
+
+# --- the operator's check command ----------------------------------------------------------------
+
+def test_policy_check_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from warden.routing.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["policy", "check", str(DEFAULT_POLICY_PATH)])
+    rules = len(load_policy_file(DEFAULT_POLICY_PATH).policy.rules)
+    assert ok.exit_code == 0 and f"{rules} rules, 12 queues" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(broken("queue: hate_harassment,", "queue: nowhere,"))
+    refused = runner.invoke(app, ["policy", "check", str(bad)])
+    assert refused.exit_code == 1
+    assert "rules[0] ('hate').queue" in refused.output

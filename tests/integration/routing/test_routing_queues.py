@@ -22,7 +22,8 @@ async def test_queue_overview_counts_depth_age_and_deadlines(routing_app):
     queues = {q["name"]: q for q in body["queues"]}
     assert len(queues) == 12 and body["policy_version"] == routing_app.ctx.policy.version
     hate = queues["hate_harassment"]
-    assert (hate["depth"], hate["waiting"], hate["due_within_hour"], hate["overdue"]) == (3, 3, 1, 1)
+    figures = (hate["depth"], hate["waiting"], hate["due_within_hour"], hate["overdue"])
+    assert figures == (3, 3, 1, 1)
     assert hate["oldest_case_age_seconds"] >= 0
     assert queues["general"]["depth"] == 0 and queues["general"]["oldest_case_age_seconds"] is None
     assert queues["child_safety"]["required_skills"] == ["child_safety"]

@@ -54,7 +54,8 @@ async def test_sla_watcher_announces_at_risk_then_overdue_once_each(start_routin
 async def test_an_earlier_due_time_is_announced_again(start_routing):
     async with start_routing(sla_at_risk_margin_s=3600) as app:
         subject = "post-moving-deadline"
-        first = make_report(subject, "hate_speech", deadline=datetime.now(UTC) + timedelta(minutes=30))
+        first = make_report(subject, "hate_speech",
+                            deadline=datetime.now(UTC) + timedelta(minutes=30))
         await app.seed(first)
         [at_risk] = await sla_events(app, 1)
         sooner = datetime.now(UTC) + timedelta(minutes=10)
@@ -117,7 +118,8 @@ async def test_reload_refuses_a_bad_file_naming_the_rule_and_keeps_the_old(routi
 
 
 async def test_reload_refuses_changed_rules_under_the_same_version(routing_app, policy_file):
-    policy_file.write_text(policy_file.read_text().replace("base_priority: 90", "base_priority: 95"))
+    edited = policy_file.read_text().replace("base_priority: 90", "base_priority: 95")
+    policy_file.write_text(edited)
     response = await routing_app.client.post("/v1/policy/reload", headers=lead(routing_app))
     assert response.status_code == 422
     assert response.json()["errors"][0]["type"] == "version_not_bumped"

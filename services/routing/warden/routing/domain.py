@@ -35,7 +35,7 @@ SlaState = Literal["at_risk", "overdue"]
 
 
 def as_utc(moment: datetime) -> datetime:
-    """Timestamps without a zone are taken as UTC rather than refused: a late report still counts."""
+    """A timestamp without a zone is taken as UTC rather than refused: the report still counts."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -61,7 +61,7 @@ def legal_deadline(policy: RoutingPolicy, report: ReportNormalizedV1) -> datetim
     for its category counted from receipt (a removal order that omits it still gets 1 h)."""
     received = as_utc(report.received_at)
     stated = as_utc(report.legal.deadline) if report.legal and report.legal.deadline else None
-    order_type = getattr(report.legal, "order_type", None) if report.legal else None
+    order_type = report.legal.order_type if report.legal else None
     statutory = policy.statutory_deadline(report.category, received, order_type)
     return min((d for d in (stated, statutory) if d is not None), default=None)
 

@@ -226,7 +226,8 @@ async def reopen_on_appeal(ctx: Routing, session: AsyncSession, appeal: AppealFi
 
 def _known_queue(ctx: Routing, queue: str) -> None:
     if queue not in ctx.policy.policy.queues:
-        raise NotFound(f"no queue {queue!r}; queues are {', '.join(sorted(ctx.policy.policy.queues))}")
+        known = ", ".join(sorted(ctx.policy.policy.queues))
+        raise NotFound(f"no queue {queue!r}; queues are {known}")
 
 
 def _require_queue_skills(ctx: Routing, reviewer: Reviewer, queue: str) -> None:
@@ -346,7 +347,8 @@ async def queue_overview(ctx: Routing, session: AsyncSession,
     names = [*policy.queues, *sorted(set(figures) - set(policy.queues))]
     return [QueueOverview(name=name, skills=policy.skills_for(name),
                           sla=policy.queues[name].sla if name in policy.queues else None,
-                          figures=figures.get(name, QueueFigures()), in_policy=name in policy.queues)
+                          figures=figures.get(name, QueueFigures()),
+                          in_policy=name in policy.queues)
             for name in names]
 
 
