@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := intake routing decision notify
-SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 .PHONY: setup run test test-unit infra infra-stop schemas bench lint clean
 
@@ -12,7 +11,9 @@ $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
 	@$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
-	@printf '%s\n' $(CURDIR)/shared $(foreach s,$(SERVICES),$(CURDIR)/services/$(s)) > $(SITE)/warden.pth
+	@# The venv's site directory is only known once the venv exists, so ask it here.
+	@site="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" && \
+	  printf '%s\n' $(CURDIR)/shared $(foreach s,$(SERVICES),$(CURDIR)/services/$(s)) > "$$site/warden.pth"
 	@touch $@
 
 setup: $(VENV)/.installed ## Install the locked dependencies into .venv

@@ -215,6 +215,18 @@ def test_less_severe_report_leaves_queue_and_category():
     assert change.state.category == "terrorism" and not change.queue_changed
 
 
+def test_a_case_rebuilt_from_reports_matches_one_grown_report_by_report():
+    reports = [report("hate_speech"), report("terrorism", Channel.TRUSTED_FLAGGER),
+               report("spam", deadline=T0 + 2 * HOUR)]
+    state, opening = domain.case_from_reports(POLICY, reports, T0)
+    grown = opened(reports[0])
+    for rep, new_reporter in zip(reports[1:], (True, False), strict=True):
+        grown = joined(grown, rep, new_reporter=new_reporter).state
+    assert state == grown
+    assert opening.rule_id == "hate-harassment" and state.queue == "terrorism_violent_extremism"
+    assert (state.report_count, state.reporters) == (3, 2)  # "r1" reported twice as a user
+
+
 def test_refresh_raises_priority_only_when_a_deadline_tier_is_crossed():
     case = opened(report("hate_speech"))  # due in 24 h: tier "within 24h" already counted
     assert refresh_priority(POLICY, case, T0 + HOUR).reason is None

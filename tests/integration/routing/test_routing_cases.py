@@ -179,6 +179,27 @@ async def test_decision_closes_the_case_and_a_new_report_opens_a_linked_one(rout
     assert events[2].data["previous_case_id"] == case["id"]
 
 
+async def test_reports_that_joined_after_the_decision_was_taken_open_a_follow_up(routing_app):
+    """Kafka lag: a report joined the case after the reviewer decided, before routing heard."""
+    seen = make_report()
+    await routing_app.seed(seen)
+    case = await routing_app.case_of_report(seen.report_id)
+    decision = decision_for(case)  # decided now, covering ``seen`` only
+    unseen = make_report(seen.subject.id)
+    await routing_app.seed(unseen)
+    await publish_decision(routing_app, decision)
+    closed = await wait_status(routing_app, seen, "decided")
+    follow_up = await routing_app.case_of_report(unseen.report_id)
+    assert follow_up["id"] != closed["id"] and follow_up["status"] == "open"
+    assert follow_up["previous_case_id"] == closed["id"]
+    assert (closed["report_count"], follow_up["report_count"]) == (1, 1)
+    assert [r["report_id"] for r in closed["reports"]] == [str(seen.report_id)]
+    events = await routing_app.routed(4)
+    assert [e.data["reason"] for e in events] == ["opened", "report_joined", "opened", "decided"]
+    assert events[2].data["report_ids"] == [str(unseen.report_id)]
+    assert events[3].data["report_ids"] == [str(seen.report_id)]
+
+
 async def test_appeal_reopens_the_case_in_appeals_for_another_reviewer(routing_app):
     report = make_report()
     await routing_app.send_report(report)

@@ -13,24 +13,25 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from warden.intake import persistence
 from warden.intake.auth import CurrentClient
-from warden.intake.channels import REPORT_ADAPTER, ReportRequest
-from warden.intake.domain import Problem, ReportStatus, problems_of, report_status
+from warden.intake.channels import ReportRequest
+from warden.intake.domain import ReportStatus, report_status
 from warden.intake.examples import openapi_examples
 from warden.intake.models import Report
-from warden.intake.submission import accept, in_transaction
+from warden.intake.submission import accept, accept_batch, in_transaction
 from warden.shared.app import Runtime
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
 from warden.shared.contracts.taxonomy import CATEGORIES
-from warden.shared.errors import Forbidden, InvalidInput, NotFound
+from warden.shared.errors import Forbidden, NotFound
 from warden.shared.openapi import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 BATCH_MAX = 500
 REPLAYED_HEADER = "Idempotent-Replayed"
+EXAMPLES = openapi_examples()
 
 
 def runtime(request: Request) -> Runtime:
@@ -131,7 +132,7 @@ _SUBMIT_ERRORS = problem_responses(401, 403, 413, 415, 422, 429, 503)
         **_SUBMIT_ERRORS,
     },
 )
-async def submit_report(report: Annotated[ReportRequest, Body(openapi_examples=openapi_examples())],
+async def submit_report(report: Annotated[ReportRequest, Body(openapi_examples=EXAMPLES)],
                         client: CurrentClient, rt: RuntimeDep,
                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
     received_at = datetime.now(UTC)
@@ -154,44 +155,14 @@ async def submit_batch(batch: BatchRequest, client: CurrentClient, rt: RuntimeDe
     uses the key ``<key>:<i>``, so resending the same batch returns the same reports."""
     if not client.may_submit_anything():
         raise Forbidden(f"client {client.name!r} may not submit reports")
-    received_at = datetime.now(UTC)
-    parsed: list[tuple[int, Any]] = []
-    rejected: list[BatchItemResult] = []
-    for index, item in enumerate(batch.reports):
-        try:
-            parsed.append((index, REPORT_ADAPTER.validate_python(item)))
-        except ValidationError as exc:
-            rejected.append(_rejected(index, 422, "the report is invalid",
-                                      problems_of(exc.errors())))
-
-    async def submit_all(session) -> list[BatchItemResult]:
-        results = []
-        for index, report in parsed:
-            key = f"{idempotency_key}:{index}" if idempotency_key else None
-            try:
-                outcome = await accept(session, rt.outbox, client, report, idempotency_key=key,
-                                       received_at=received_at, location="")
-            except (InvalidInput, Forbidden) as exc:
-                results.append(_rejected(index, exc.status, exc.detail, exc.errors))
-                continue
-            results.append(BatchItemResult(
-                index=index, status="duplicate" if outcome.duplicate else "accepted",
-                report_id=outcome.report.id, code=200 if outcome.duplicate else 201))
-        return results
-
-    results = sorted([*rejected, *await in_transaction(rt.sessions, submit_all)],
-                     key=lambda r: r.index)
+    items = await accept_batch(rt.sessions, rt.outbox, client, batch.reports,
+                               idempotency_key=idempotency_key, received_at=datetime.now(UTC))
+    results = [BatchItemResult(index=i.index, status=i.status, code=i.code,
+                               report_id=i.report_id, detail=i.detail,
+                               errors=[FieldError(**e) for e in i.errors]) for i in items]
     return BatchOut(accepted=sum(r.status == "accepted" for r in results),
                     duplicates=sum(r.status == "duplicate" for r in results),
                     rejected=sum(r.status == "rejected" for r in results), results=results)
-
-
-def _rejected(index: int, code: int, detail: str,
-              problems: list[Problem] | list[dict[str, Any]]) -> BatchItemResult:
-    errors = [FieldError(field=p.field, message=p.message, type=p.type) if isinstance(p, Problem)
-              else FieldError(**p) for p in problems]
-    return BatchItemResult(index=index, status="rejected", code=code, detail=detail,
-                           errors=errors)
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, summary="Read a report's status",

@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.intake import persistence
 from warden.intake.access import ClientIdentity
-from warden.intake.channels import ChannelReport
-from warden.intake.domain import fingerprint, normalize
+from warden.intake.channels import REPORT_ADAPTER, ChannelReport
+from warden.intake.domain import fingerprint, normalize, problems_of
 from warden.intake.models import Report
 from warden.shared.bus.outbox import Outbox
 from warden.shared.contracts.events import REPORT_NORMALIZED_V1
-from warden.shared.errors import InvalidInput, TransientError
+from warden.shared.errors import Forbidden, InvalidInput, TransientError
 
 T = TypeVar("T")
 # Deadlock and serialization failure: two batches inserting overlapping reports in
@@ -59,6 +60,60 @@ async def accept(session: AsyncSession, outbox: Outbox, client: ClientIdentity,
                           payload=normalized)
         return Outcome(row, duplicate=False)
     return Outcome(await _first_report(session, client, row), duplicate=True)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What became of one item of a batch."""
+
+    index: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    code: int
+    report_id: uuid.UUID | None = None
+    detail: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _rejected(index: int, exc: InvalidInput | Forbidden) -> ItemResult:
+    return ItemResult(index=index, status="rejected", code=exc.status, detail=exc.detail,
+                      errors=exc.errors)
+
+
+async def accept_batch(sessions: async_sessionmaker[AsyncSession], outbox: Outbox,
+                       client: ClientIdentity, items: list[dict[str, Any]], *,
+                       idempotency_key: str | None, received_at: datetime) -> list[ItemResult]:
+    """Every item accepted, found to be a resend, or rejected with its reasons, in one
+    transaction (a conflict is not an error under ON CONFLICT DO NOTHING, so one item's
+    problem never aborts the others). Item *i* uses the key ``<key>:<i>``."""
+    parsed: list[tuple[int, ChannelReport]] = []
+    results: list[ItemResult] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append((index, REPORT_ADAPTER.validate_python(item)))
+        except ValidationError as exc:
+            problems = problems_of(exc.errors())
+            results.append(ItemResult(
+                index=index, status="rejected", code=422, detail="the report is invalid",
+                errors=[{"field": p.field, "message": p.message, "type": p.type}
+                        for p in problems]))
+
+    async def submit_all(session: AsyncSession) -> list[ItemResult]:
+        submitted = []
+        for index, report in parsed:
+            key = f"{idempotency_key}:{index}" if idempotency_key else None
+            try:
+                outcome = await accept(session, outbox, client, report, idempotency_key=key,
+                                       received_at=received_at, location="")
+            except (InvalidInput, Forbidden) as exc:
+                submitted.append(_rejected(index, exc))
+                continue
+            submitted.append(ItemResult(
+                index=index, status="duplicate" if outcome.duplicate else "accepted",
+                code=200 if outcome.duplicate else 201, report_id=outcome.report.id))
+        return submitted
+
+    results += await in_transaction(sessions, submit_all)
+    return sorted(results, key=lambda r: r.index)
 
 
 async def _first_report(session: AsyncSession, client: ClientIdentity, row: Report) -> Report:

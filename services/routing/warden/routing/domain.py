@@ -193,6 +193,27 @@ def join_case(policy: RoutingPolicy, case: CaseState, placement: Placement,
                   queue_changed=escalates)
 
 
+def reporter_key(report: ReportNormalizedV1) -> str | None:
+    """Who reported, as far as we know them (anonymous reports count as distinct reporters)."""
+    return f"{report.reporter.kind.value}:{report.reporter.id}" if report.reporter.id else None
+
+
+def case_from_reports(policy: RoutingPolicy, reports: list[ReportNormalizedV1],
+                      now: datetime) -> tuple[CaseState, Placement]:
+    """The state of a case made of these reports, as if they had arrived in this order
+    (with the placement of the first, which opened it)."""
+    first, *rest = reports
+    opening = place_report(policy, first)
+    state = open_case(policy, opening, first, now)
+    seen = {reporter_key(first)}
+    for report in rest:
+        key = reporter_key(report)
+        state = join_case(policy, state, place_report(policy, report), report,
+                          new_reporter=key is None or key not in seen, now=now).state
+        seen.add(key)
+    return state, opening
+
+
 def describe_changes(before: CaseState, after: CaseState) -> str | None:
     parts = []
     if after.queue != before.queue:

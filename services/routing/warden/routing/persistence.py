@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.routing.domain import CaseState, LeaseView
+from warden.routing.domain import CaseState, LeaseView, reporter_key
 from warden.routing.models import (
     ONE_OPEN_CASE_WHERE,
     OPEN,
@@ -74,11 +74,6 @@ def apply_state(case: Case, state: CaseState, now: datetime) -> None:
 def clear_lease(case: Case) -> None:
     case.assignee_id = None
     case.lease_expires_at = None
-
-
-def reporter_key(report: ReportNormalizedV1) -> str | None:
-    """Who reported, as far as we know them (anonymous reports count as distinct reporters)."""
-    return f"{report.reporter.kind.value}:{report.reporter.id}" if report.reporter.id else None
 
 
 # --- cases and their reports -----------------------------------------------------------------
@@ -169,6 +164,31 @@ async def report_ids(session: AsyncSession, case_id: uuid.UUID, limit: int) -> l
     return list((await session.scalars(
         sa.select(_reports.c.report_id).where(_reports.c.case_id == case_id)
         .order_by(_reports.c.received_at, _reports.c.report_id).limit(limit))).all())
+
+
+async def reports_joined_after(session: AsyncSession, case_id: uuid.UUID,
+                               moment: datetime) -> list[ReportNormalizedV1]:
+    rows = (await session.execute(
+        sa.select(_reports.c.report).where(_reports.c.case_id == case_id,
+                                           _reports.c.joined_at > moment)
+        .order_by(_reports.c.joined_at, _reports.c.report_id))).scalars().all()
+    return [ReportNormalizedV1.model_validate(row) for row in rows]
+
+
+async def move_reports(session: AsyncSession, report_ids: list[uuid.UUID],
+                       to_case_id: uuid.UUID) -> None:
+    await session.execute(sa.update(_reports).where(_reports.c.report_id.in_(report_ids))
+                          .values(case_id=to_case_id))
+
+
+async def count_reports(session: AsyncSession, case_id: uuid.UUID) -> tuple[int, int]:
+    """(reports, reporters) of a case, counted the way routing counts them as they join."""
+    row = (await session.execute(
+        sa.select(sa.func.count(),
+                  sa.func.count(sa.distinct(_reports.c.reporter_key))
+                  + sa.func.count().filter(_reports.c.reporter_key.is_(None)))
+        .where(_reports.c.case_id == case_id))).one()
+    return row[0], row[1]
 
 
 async def reports_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseReport]:

@@ -132,7 +132,7 @@ async def _open(ctx: Routing, session: AsyncSession, placement: domain.Placement
 async def _join(ctx: Routing, session: AsyncSession, case: sa.Row, placement: domain.Placement,
                 report: ReportNormalizedV1, now: datetime) -> sa.Row:
     new_reporter = not await persistence.reporter_seen(session, case.id,
-                                                       persistence.reporter_key(report))
+                                                       domain.reporter_key(report))
     change = domain.join_case(ctx.policy.policy, persistence.state_of(case), placement, report,
                               new_reporter=new_reporter, now=now)
     values = {**persistence.state_values(change.state), "updated_at": now}
@@ -168,9 +168,34 @@ async def close_on_decision(ctx: Routing, session: AsyncSession, decision: Decis
         return
     _close(case, decision_id=decision.decision_id, decided_by=decision.reviewer_id, now=now)
     detail = f"decision {decision.decision_id}: {decision.action}"
+    late = await persistence.reports_joined_after(session, case.id,
+                                                  domain.as_utc(decision.decided_at))
+    if late and len(late) < case.report_count:
+        await _follow_up(ctx, session, case, late, decision, now)
+        detail += f"; {len(late)} report(s) received after it moved to a follow-up case"
     await persistence.record_history(session, case, domain.DECIDED, actor=decision.reviewer_id,
                                      detail=detail, at=now)
     await emit_routed(ctx, session, case, reason=domain.DECIDED, detail=detail, now=now)
+
+
+async def _follow_up(ctx: Routing, session: AsyncSession, closed: Case,
+                     late: list[ReportNormalizedV1], decision: DecisionRecordedV1,
+                     now: datetime) -> None:
+    """Reports that joined after the decision was taken were not part of it: they open a new
+    case, linked to the decided one, exactly as if they had arrived after the close."""
+    await session.flush()  # the close must be visible to the one-open-case index first
+    state, opening = domain.case_from_reports(ctx.policy.policy, late, now)
+    follow_up = await persistence.insert_open_case(session, report=late[0], state=state,
+                                                   previous_case_id=closed.id, now=now)
+    if follow_up is None:
+        raise TransientError(f"another case on subject {closed.subject_id!r} opened meanwhile")
+    await persistence.move_reports(session, [r.report_id for r in late], follow_up.id)
+    closed.report_count, closed.reporter_count = await persistence.count_reports(session,
+                                                                                 closed.id)
+    detail = (f"rule {opening.rule_id} of policy {ctx.policy.version}; follows case {closed.id}: "
+              f"{len(late)} report(s) received after decision {decision.decision_id}")
+    await persistence.record_history(session, follow_up, domain.OPENED, detail=detail, at=now)
+    await emit_routed(ctx, session, follow_up, reason=domain.OPENED, detail=detail, now=now)
 
 
 def _close(case: Case, *, decision_id: uuid.UUID, decided_by: str, now: datetime) -> None:
