@@ -73,6 +73,10 @@ Warden is running:
 Walkthrough with curl: README.md. Ctrl-C stops everything.
 
 EOT
-wait -n "${pids[@]}" || true
-sleep 0.2  # on Ctrl-C every process exits at once: let the INT trap speak first
-echo "!! a process exited on its own; stopping the rest (see $logs)"
+status=0
+wait -n "${pids[@]}" || status=$?
+# On Ctrl-C the whole process group gets SIGINT: a service that ends by that signal (uvicorn
+# re-raises it after a clean shutdown: 130) or by SIGTERM (143) was stopped, not crashed.
+if [ "$status" -eq 130 ] || [ "$status" -eq 143 ]; then exit 130; fi
+echo "!! a process exited on its own (status $status); stopping the rest (see $logs)"
+exit 1
