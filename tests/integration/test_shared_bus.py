@@ -202,3 +202,84 @@ async def test_redelivered_event_changes_nothing(env, infra):
 
 async def _has(engine, event_id: str) -> bool:
     return event_id in await _effects(engine)
+
+
+async def _effects_with_transactions(engine) -> list[tuple[str, int]]:
+    async with engine.connect() as conn:
+        return [tuple(row) for row in (await conn.execute(sa.text(
+            "SELECT event_id, tx FROM effects ORDER BY seq"))).all()]
+
+
+async def _record_effect_and_transaction(delivery: Delivery) -> None:
+    await delivery.session.execute(
+        sa.text("INSERT INTO effects (event_id, tx) VALUES (:id, txid_current())"),
+        {"id": delivery.event.id})
+
+
+async def _produce_backlog(infra, topic: str, events) -> None:
+    producer = create_producer(infra.kafka, "test-backlog")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send(topic, event.to_bytes(), key=b"s")
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def test_a_backlog_is_handled_in_few_transactions_and_in_order(env, infra):
+    settings, engine, sessions, producer = env
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(
+            "CREATE TABLE effects (seq serial, event_id text NOT NULL, tx bigint NOT NULL)"))
+    topic = settings.topic(topics.CASES_SLA)
+    events = [new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+              for _ in range(60)]
+    await _produce_backlog(infra, topic, events)
+    runner = _runner(settings, sessions, producer, _record_effect_and_transaction)
+    await runner.start()
+    try:
+        await eventually(lambda: _has(engine, events[-1].id), what="the last event")
+    finally:
+        await runner.stop()
+    effects = await _effects_with_transactions(engine)
+    assert [event_id for event_id, _ in effects] == [e.id for e in events]
+    assert len({tx for _, tx in effects}) < len(events) / 4  # batched, not one commit each
+
+
+async def test_one_failing_record_in_a_batch_costs_the_others_nothing(env, infra):
+    """The batch is rolled back and its records handled one by one: the good ones take effect
+    once each, in order, and only the bad one goes to the DLQ."""
+    settings, engine, sessions, producer = env
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(
+            "CREATE TABLE effects (seq serial, event_id text NOT NULL, tx bigint NOT NULL)"))
+    topic = settings.topic(topics.CASES_SLA)
+    events = [new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+              for _ in range(20)]
+    poison = events[7]
+    attempts = {"poison": 0}
+
+    async def handler(delivery: Delivery) -> None:
+        await _record_effect_and_transaction(delivery)
+        if delivery.event.id == poison.id:
+            attempts["poison"] += 1
+            raise ValueError("cannot handle this one")
+
+    await _produce_backlog(infra, topic, events)
+    runner = _runner(settings, sessions, producer, handler)
+    await runner.start()
+    try:
+        await eventually(lambda: _has(engine, events[-1].id), what="the last event")
+        dead = await read_records(infra.kafka, topics.dlq(topic), expect=1, timeout=20,
+                                  settle=1)
+    finally:
+        await runner.stop()
+    effects = await _effects_with_transactions(engine)
+    assert [event_id for event_id, _ in effects] == [e.id for e in events if e is not poison]
+    assert len(dead) == 1 and dead[0].value == poison.to_bytes()
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert "cannot handle this one" in headers["dlq.reason"]
+    # Its own attempts, plus the one in the batch that was rolled back because of it.
+    assert attempts["poison"] in (settings.consumer_max_attempts,
+                                  settings.consumer_max_attempts + 1)

@@ -35,6 +35,8 @@ NOTIFY_CHANNEL = "warden_outbox"
 # One relay publishes at a time per database, which keeps per-key order across replicas.
 RELAY_LOCK_KEY = 0x5741524445  # "WARDE"
 _outbox = OutboxRecord.__table__
+_NOTIFIED_IN = "warden.outbox.notified_in"
+_INSERT = _outbox.insert()
 
 
 def kafka_headers(event: CloudEvent) -> dict[str, str]:
@@ -61,15 +63,18 @@ class Outbox:
 
     async def stage(self, session: AsyncSession, event: CloudEvent, *, key: str,
                     topic: str | None = None) -> None:
-        session.add(OutboxRecord(
-            event_id=event.id,
-            topic=self._settings.topic(topic or topic_for(event.type)),
-            key=key,
-            value=event.to_bytes(),
-            headers=kafka_headers(event),
-        ))
-        await session.flush()
-        await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+        await session.execute(_INSERT, {
+            "event_id": event.id,
+            "topic": self._settings.topic(topic or topic_for(event.type)),
+            "key": key,
+            "value": event.to_bytes(),
+            "headers": kafka_headers(event),
+        })
+        # One wake-up per transaction is enough: the relay publishes everything committed.
+        transaction = session.sync_session.get_transaction()
+        if session.info.get(_NOTIFIED_IN) is not transaction:
+            await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+            session.info[_NOTIFIED_IN] = transaction
 
 
 class OutboxRelay:
