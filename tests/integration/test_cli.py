@@ -72,7 +72,7 @@ async def _fresh_db(make_database) -> str:
 def test_reviewer_token_is_accepted_by_the_services_decoder(monkeypatch):
     from warden.shared.auth import decode_reviewer_token
 
-    monkeypatch.setenv("WARDEN_REVIEWER_TOKEN_SECRET", "s3cret")
+    monkeypatch.setenv("WARDEN_REVIEWER_TOKEN_SECRET", "a-test-secret-that-is-32-bytes-long!")
     token = invoke("token", "--reviewer", "alice", "--skill", "child_safety").strip()
-    reviewer = decode_reviewer_token("s3cret", token)
+    reviewer = decode_reviewer_token("a-test-secret-that-is-32-bytes-long!", token)
     assert reviewer.id == "alice" and reviewer.skills == {"child_safety"}

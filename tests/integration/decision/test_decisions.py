@@ -105,6 +105,10 @@ async def test_bad_input_and_missing_credentials_are_4xx_problems(decision, infr
                                        headers=auth(settings))
     assert unknown_action.status_code == 422
     assert unknown_action.json()["errors"][0]["field"] == "body.action"
+    bad_body_unknown_case = await client.post(f"/v1/cases/{uuid.uuid4()}/decisions",
+                                              json={**DECISION, "action": "obliterate"},
+                                              headers=auth(settings))
+    assert bad_body_unknown_case.status_code == 422  # the body is judged before the case
     missing_rationale = await client.post(f"/v1/cases/{routed.case_id}/decisions",
                                           json={"action": "remove", "policy_cited": "x"},
                                           headers=auth(settings))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -29,7 +29,9 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 class DecisionRequest(BaseModel):
-    action: str = Field(description=f"one of {sorted(ACTIONS)}")
+    # Checked with the body, so a bad action is a 422 whether or not the case exists.
+    action: Literal[tuple(ACTIONS)] = Field(  # type: ignore[valid-type]
+        description="the action taken, from the catalogue")
     policy_cited: str = Field(min_length=1, max_length=200,
                               description="the policy clause the decision rests on")
     rationale: str = Field(min_length=1, max_length=10_000)
