@@ -216,7 +216,14 @@ async def _record_effect_and_transaction(delivery: Delivery) -> None:
         {"id": delivery.event.id})
 
 
-async def _produce_backlog(infra, topic: str, events) -> None:
+async def _backlog_of(engine, infra, topic: str, count: int) -> list:
+    """An effects table that records each effect's transaction, and ``count`` events waiting
+    on one partition of ``topic`` before any consumer starts."""
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(
+            "CREATE TABLE effects (seq serial, event_id text NOT NULL, tx bigint NOT NULL)"))
+    events = [new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+              for _ in range(count)]
     producer = create_producer(infra.kafka, "test-backlog")
     await producer.start()
     try:
@@ -225,17 +232,13 @@ async def _produce_backlog(infra, topic: str, events) -> None:
         await producer.flush()
     finally:
         await producer.stop()
+    return events
 
 
 async def test_a_backlog_is_handled_in_few_transactions_and_in_order(env, infra):
     settings, engine, sessions, producer = env
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(
-            "CREATE TABLE effects (seq serial, event_id text NOT NULL, tx bigint NOT NULL)"))
     topic = settings.topic(topics.CASES_SLA)
-    events = [new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
-              for _ in range(60)]
-    await _produce_backlog(infra, topic, events)
+    events = await _backlog_of(engine, infra, topic, 60)
     runner = _runner(settings, sessions, producer, _record_effect_and_transaction)
     await runner.start()
     try:
@@ -251,12 +254,8 @@ async def test_one_failing_record_in_a_batch_costs_the_others_nothing(env, infra
     """The batch is rolled back and its records handled one by one: the good ones take effect
     once each, in order, and only the bad one goes to the DLQ."""
     settings, engine, sessions, producer = env
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(
-            "CREATE TABLE effects (seq serial, event_id text NOT NULL, tx bigint NOT NULL)"))
     topic = settings.topic(topics.CASES_SLA)
-    events = [new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
-              for _ in range(20)]
+    events = await _backlog_of(engine, infra, topic, 20)
     poison = events[7]
     attempts = {"poison": 0}
 
@@ -266,7 +265,6 @@ async def test_one_failing_record_in_a_batch_costs_the_others_nothing(env, infra
             attempts["poison"] += 1
             raise ValueError("cannot handle this one")
 
-    await _produce_backlog(infra, topic, events)
     runner = _runner(settings, sessions, producer, handler)
     await runner.start()
     try:

@@ -14,6 +14,35 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
+# Deadlock, serialization failure, lock not available: the same work may well succeed again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+# The server is shutting down, starting up, or out of connection slots.
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def is_database_unreachable(exc: BaseException) -> bool:
+    """The database cannot be reached or lost the connection (an outage, not a bad query)."""
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (sa.exc.InterfaceError, sa.exc.OperationalError)):
+        return True
+    if sqlstate_of(exc) in UNAVAILABLE_SQLSTATES:
+        return True
+    return exc.__class__.__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
+
+
+def is_transient_database_error(exc: BaseException) -> bool:
+    """Worth retrying later: an outage, or a conflict PostgreSQL resolved by aborting us."""
+    return is_database_unreachable(exc) or sqlstate_of(exc) in RETRYABLE_SQLSTATES
+
+
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy.exc as sa_exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from warden.shared.db import is_transient_database_error
 from warden.shared.errors import WardenError
 from warden.shared.observability import get_logger
 
 log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
+DATABASE_RETRY_AFTER_S = 2
 
 
 def problem_response(request: Request, *, status: int, title: str, detail: str, slug: str,
@@ -60,9 +63,26 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 detail=str(exc.detail), slug=f"http-{exc.status_code}",
                                 headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(sa_exc.DBAPIError)
+    @app.exception_handler(OSError)
+    async def _dependency_error(request: Request, exc: Exception):
+        if is_transient_database_error(exc):
+            # An outage, or a conflict PostgreSQL broke by aborting us: the transaction rolled
+            # back, and the same request may well succeed shortly.
+            log.warning("database_unavailable", path=request.url.path, error=repr(exc)[:500])
+            return problem_response(
+                request, status=503, title="Service unavailable", slug="unavailable",
+                detail="the database is unavailable or busy; nothing was changed, retry later",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+        return _internal_error(request)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unhandled_error", path=request.url.path)
-        return problem_response(request, status=500, title="Internal error",
-                                detail="an unexpected error occurred; it has been logged",
-                                slug="internal")
+        return _internal_error(request)
+
+
+def _internal_error(request: Request) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path)
+    return problem_response(request, status=500, title="Internal error",
+                            detail="an unexpected error occurred; it has been logged",
+                            slug="internal")

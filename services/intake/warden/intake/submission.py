@@ -26,12 +26,12 @@ from warden.intake.domain import fingerprint, normalize, problems_of
 from warden.intake.models import Report
 from warden.shared.bus.outbox import Outbox
 from warden.shared.contracts.events import REPORT_NORMALIZED_V1
+from warden.shared.db import RETRYABLE_SQLSTATES, sqlstate_of
 from warden.shared.errors import Forbidden, InvalidInput, TransientError
 
 T = TypeVar("T")
 # Deadlock and serialization failure: two batches inserting overlapping reports in
 # different orders. Retrying the whole transaction is safe (nothing was committed).
-RETRYABLE_SQLSTATES = {"40P01", "40001"}
 
 
 class IdempotencyKeyReused(InvalidInput):
@@ -145,7 +145,6 @@ async def in_transaction(sessions: async_sessionmaker[AsyncSession],
             async with sessions() as session, session.begin():
                 return await work(session)
         except DBAPIError as exc:
-            sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-            if sqlstate not in RETRYABLE_SQLSTATES or attempt == attempts:
+            if sqlstate_of(exc) not in RETRYABLE_SQLSTATES or attempt == attempts:
                 raise
     raise AssertionError("unreachable")

@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-import sqlalchemy.exc as sa_exc
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.dialects.postgresql import insert
@@ -39,7 +38,7 @@ from warden.shared.backoff import backoff_delay
 from warden.shared.bus.kafka import start_with_retry
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.contracts.topics import dlq
-from warden.shared.db import InboxRecord
+from warden.shared.db import InboxRecord, is_database_unreachable
 from warden.shared.errors import InvalidMessage, WardenError
 from warden.shared.observability import (
     CONSUMER_LAG,
@@ -96,13 +95,7 @@ class _Outage(Exception):
 
 
 def _is_outage(exc: BaseException) -> bool:
-    if isinstance(exc, (OSError, KafkaError, TimeoutError)):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError)) or (
-        exc.__class__.__module__.startswith("asyncpg") and "Connection" in exc.__class__.__name__
-    )
+    return isinstance(exc, KafkaError) or is_database_unreachable(exc)
 
 
 @dataclass
