@@ -33,6 +33,8 @@ def new_report_row(report: ReportNormalizedV1, *, idempotency_key: str | None,
 
 _INSERTED_COLUMNS = ("id", "client_id", "channel", "external_id", "idempotency_key",
                      "request_fingerprint", "subject_id", "received_at", "normalized")
+# Built once: each submission only binds its values (the hot path of every channel).
+_INSERT_UNLESS_KNOWN = insert(_reports).on_conflict_do_nothing().returning(_reports.c.id)
 
 
 async def insert_report(session: AsyncSession, row: Report) -> bool:
@@ -41,10 +43,8 @@ async def insert_report(session: AsyncSession, row: Report) -> bool:
     ON CONFLICT DO NOTHING makes a concurrent resend wait for the first insert's
     transaction and then see a conflict, so exactly one of them inserts.
     """
-    inserted = await session.execute(
-        insert(_reports).values({c: getattr(row, c) for c in _INSERTED_COLUMNS})
-        .on_conflict_do_nothing().returning(_reports.c.id)
-    )
+    inserted = await session.execute(_INSERT_UNLESS_KNOWN,
+                                     {c: getattr(row, c) for c in _INSERTED_COLUMNS})
     return inserted.first() is not None
 
 
