@@ -5,13 +5,10 @@ response matches what the document promises (status, content type, schema, heade
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections import Counter
 
 import requests
 import schemathesis
-import uvicorn
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -26,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.intake.conftest import intake_settings
+from tests.support.apps import serving
 from warden.intake.app import MIGRATIONS, create_app
 
 API_KEY = "schemathesis-key"
@@ -39,30 +37,6 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 CONFIG = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {
     "expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413", "415",
                           "422", "428", "429", "5xx"]}}})
-
-
-class _InTaskServer(uvicorn.Server):
-    def capture_signals(self):  # the test runner owns the process's signals
-        return contextlib.nullcontext()
-
-
-@contextlib.asynccontextmanager
-async def serving(app):
-    """The app under uvicorn on a free loopback port, with its real lifespan."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = _InTaskServer(uvicorn.Config(app, log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 def fuzz(base_url: str, seen: Counter) -> list[str]:
@@ -90,8 +64,14 @@ def fuzz(base_url: str, seen: Counter) -> list[str]:
             except Unsatisfiable:
                 assert mode is schemathesis.GenerationMode.NEGATIVE  # nothing to make invalid
             except Exception as exc:  # noqa: BLE001 - collect every operation's failure
-                failures.append(f"{operation.label} [{mode.value}]: {exc}")
+                failures.append(f"{operation.label} [{mode.value}]: {_describe(exc)}")
     return failures
+
+
+def _describe(exc: BaseException) -> str:
+    """The failure with what it groups (Hypothesis wraps the check's own error)."""
+    inner = getattr(exc, "exceptions", None) or []
+    return "\n".join([str(exc), *(f"  - {_describe(e)}" for e in inner)])
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")

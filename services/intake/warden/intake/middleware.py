@@ -1,9 +1,11 @@
 """Request-body guard (pure ASGI): 415 for a body that is not JSON, 413 for one too large,
 422 for one that is not UTF-8 (RFC 8259 JSON always is).
 
-It runs before the framework reads the body, so an oversized request is refused after
-reading at most ``max_bytes`` (at once when its Content-Length already says so), and
-the application only ever sees bodies within the limit.
+It runs before the framework reads the body, so the application only ever sees bodies within
+the limit. A refused body is still read to its end (and thrown away) up to ``DRAIN_FACTOR``
+times the limit before the answer goes out: a server that answers and closes while the client
+is still sending makes the client's TCP stack see a reset instead of the 413 or 415. A client
+that sent ``Expect: 100-continue`` is answered at once and never sends the body at all.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from warden.shared.problems import PROBLEM_JSON
 Scope = dict[str, Any]
 Message = dict[str, Any]
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+DRAIN_FACTOR = 4
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -37,11 +40,16 @@ class BodyGuard:
             return
         headers = {k.lower(): v for k, v in scope.get("headers") or []}
         declared = headers.get(b"content-length")
+        waits_for_continue = headers.get(b"expect", b"").lower() == b"100-continue"
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            if not waits_for_continue and declared.isdigit():
+                await self._discard_body(receive)
             await self._too_large(scope, send)
             return
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         if not is_json_media_type(content_type):
+            if not waits_for_continue:
+                await self._discard_body(receive)
             await _problem(scope, send, 415, "Unsupported media type",
                            f"send the report as application/json, not {content_type or 'nothing'}",
                            "unsupported-media-type")
@@ -53,6 +61,8 @@ class BodyGuard:
                 return
             total += len(message.get("body", b""))
             if total > self.max_bytes:
+                if message.get("more_body", False):
+                    await self._discard_body(receive, already=total)
                 await self._too_large(scope, send)
                 return
             buffered.append(message)
@@ -69,6 +79,15 @@ class BodyGuard:
             return buffered.pop(0) if buffered else await receive()
 
         await self.app(scope, replay, send)
+
+    async def _discard_body(self, receive, already: int = 0) -> None:
+        """Read what the client still sends, up to the drain limit, so it can read our answer."""
+        total = already
+        while total <= self.max_bytes * DRAIN_FACTOR:
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                return
+            total += len(message.get("body", b""))
 
     async def _too_large(self, scope: Scope, send) -> None:
         await _problem(scope, send, 413, "Payload too large",
