@@ -15,7 +15,7 @@ import pytest
 
 from tests.support import infra as infra_support
 from tests.support.databases import create_test_database, drop_database
-from tests.support.kafka import create_all_topics
+from tests.support.kafka import create_all_topics, delete_prefixed_topics
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ async def topic_prefix(infra: Infra) -> str:
     """A fresh topic namespace for this test, with every Warden topic created."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
     await create_all_topics(infra.kafka, prefix)
-    return prefix
+    yield prefix
+    await delete_prefixed_topics(infra.kafka, prefix)
 
 
 @pytest.fixture

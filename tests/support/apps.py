@@ -44,18 +44,20 @@ class _InTaskServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """The app under uvicorn on a free loopback port (real sockets, real lifespan); yields its
-    base URL."""
+async def serving(app, lifespan: str = "auto") -> AsyncIterator[str]:
+    """The app under uvicorn on a free loopback port (real sockets, and its lifespan unless
+    ``lifespan="off"``); yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = _InTaskServer(uvicorn.Config(app, log_config=None, access_log=False))
+    server = _InTaskServer(uvicorn.Config(app, log_config=None, access_log=False,
+                                          lifespan=lifespan))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
             if task.done():
                 task.result()
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True

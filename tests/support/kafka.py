@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
 
 from warden.shared.bus.kafka import ensure_topics
 from warden.shared.contracts.envelope import CloudEvent
@@ -15,6 +16,18 @@ from warden.shared.contracts.topics import all_topics_with_dlq
 
 async def create_all_topics(bootstrap: str, prefix: str, partitions: int = 3) -> None:
     await ensure_topics(bootstrap, [f"{prefix}{t}" for t in all_topics_with_dlq()], partitions, 1)
+
+
+async def delete_prefixed_topics(bootstrap: str, prefix: str) -> None:
+    """Drop a test's topic namespace, so a long suite (or several at once) keeps the broker small."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="warden-test-cleanup")
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed, timeout_ms=30000)
+    finally:
+        await admin.close()
 
 
 async def read_records(bootstrap: str, topic: str, *, expect: int,

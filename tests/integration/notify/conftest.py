@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 
+from tests.support.apps import serving
 from warden.notify.app import MIGRATIONS
 from warden.notify.settings import NotifySettings
 from warden.notify.signing import generate_secret
@@ -59,35 +58,16 @@ class ScriptedReceiver:
         return self.received if len(self.received) >= n else None
 
 
-class _InTaskServer(uvicorn.Server):
-    def capture_signals(self):  # the test runner owns the process's signals
-        return contextlib.nullcontext()
-
-
 @contextlib.asynccontextmanager
-async def serving(receiver: ScriptedReceiver):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hooks"
-    server = _InTaskServer(uvicorn.Config(receiver.app(), log_config=None, access_log=False,
-                                          lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
+async def serving_receiver(receiver: ScriptedReceiver):
+    async with serving(receiver.app(), lifespan="off") as base_url:
+        receiver.url = f"{base_url}/hooks"
         yield receiver
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @pytest.fixture
 async def receiver():
-    async with serving(ScriptedReceiver()) as running_receiver:
+    async with serving_receiver(ScriptedReceiver()) as running_receiver:
         yield running_receiver
 
 

@@ -11,7 +11,6 @@ from tests.integration.notify.conftest import (
     ScriptedReceiver,
     decision_event,
     operator_headers,
-    serving,
 )
 from tests.support.apps import eventually, running
 from tests.support.kafka import produce_event, read_events, read_records

@@ -13,7 +13,7 @@ from tests.integration.notify.conftest import (
     decision_event,
     operator_headers,
     publish_all,
-    serving,
+    serving_receiver,
 )
 from tests.support.apps import eventually, running
 from tests.support.kafka import read_events
@@ -108,7 +108,7 @@ async def test_listing_pages_newest_first_and_rejects_bad_queries(receiver, make
 
 async def test_delivery_cut_short_by_a_restart_is_sent_after_it(make_settings):
     slow = ScriptedReceiver(delay_s=1.5)
-    async with serving(slow):
+    async with serving_receiver(slow):
         settings = make_settings(slow.url)
         event, decision = decision_event()
         async with running(create_app(settings)):
@@ -165,7 +165,7 @@ async def test_worker_whose_lease_ran_out_does_not_override_the_new_holder(recei
 async def test_endpoints_added_by_an_operator_get_their_own_signed_copy(receiver, make_settings):
     settings = make_settings(receiver.url)
     event, decision = decision_event()
-    async with serving(ScriptedReceiver()) as second:
+    async with serving_receiver(ScriptedReceiver()) as second:
         async with running(create_app(settings)) as client:
             headers = operator_headers(settings)
             created = await client.post("/v1/endpoints", headers=headers, json={
