@@ -1,5 +1,10 @@
 """A reviewer's hold on a case: claim the next one, renew, release, transfer to another queue;
-and the sweeper that returns expired leases to their queue."""
+and the sweeper that returns expired leases to their queue.
+
+Leases are granted and judged by the database's clock (``persistence.database_now``, the
+transaction's ``now()``), never the process's: instances whose host clocks drift apart would
+otherwise hand a live lease to a second reviewer, or keep an expired one from the queue.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +27,13 @@ from warden.shared.errors import Conflict, NotFound
 
 
 async def claim_next(ctx: Routing, session: AsyncSession, queue: str, reviewer: Reviewer, *,
-                     lease_seconds: int | None, now: datetime) -> Case | None:
+                     lease_seconds: int | None) -> Case | None:
     known_queue(ctx, queue)
     require_queue_skills(ctx, reviewer, queue)
+    now = await persistence.database_now(session)
     until = domain.lease_until(now, lease_seconds, default_seconds=ctx.settings.lease_seconds,
                                max_seconds=ctx.settings.max_lease_seconds)
-    case = await persistence.lock_next_claimable(session, queue, reviewer.id, now)
+    case = await persistence.lock_next_claimable(session, queue, reviewer.id)
     if case is None:
         after_commit(session, lambda: metrics.CLAIMS.labels(queue, "empty").inc())
         return None
@@ -60,7 +66,8 @@ async def _locked_open_case(session: AsyncSession, case_id: uuid.UUID) -> Case:
 
 
 async def release(ctx: Routing, session: AsyncSession, case_id: uuid.UUID, reviewer: Reviewer,
-                  *, reason: str | None, now: datetime) -> Case:
+                  *, reason: str | None) -> Case:
+    now = await persistence.database_now(session)
     case = await _locked_open_case(session, case_id)
     domain.require_lease_holder(persistence.lease_of(case), reviewer, now, leads_may=True)
     previous = case.assignee_id
@@ -73,7 +80,8 @@ async def release(ctx: Routing, session: AsyncSession, case_id: uuid.UUID, revie
 
 
 async def renew_lease(ctx: Routing, session: AsyncSession, case_id: uuid.UUID,
-                      reviewer: Reviewer, *, lease_seconds: int | None, now: datetime) -> Case:
+                      reviewer: Reviewer, *, lease_seconds: int | None) -> Case:
+    now = await persistence.database_now(session)
     case = await _locked_open_case(session, case_id)
     domain.require_lease_holder(persistence.lease_of(case), reviewer, now, leads_may=False)
     case.lease_expires_at = domain.lease_until(
@@ -86,7 +94,8 @@ async def renew_lease(ctx: Routing, session: AsyncSession, case_id: uuid.UUID,
 
 
 async def transfer(ctx: Routing, session: AsyncSession, case_id: uuid.UUID, reviewer: Reviewer,
-                   *, to_queue: str, reason: str, now: datetime) -> Case:
+                   *, to_queue: str, reason: str) -> Case:
+    now = await persistence.database_now(session)
     case = await _locked_open_case(session, case_id)
     domain.require_lease_holder(persistence.lease_of(case), reviewer, now, leads_may=True)
     change = domain.transfer(ctx.policy.policy, persistence.state_of(case), to_queue)
@@ -99,8 +108,9 @@ async def transfer(ctx: Routing, session: AsyncSession, case_id: uuid.UUID, revi
     return case
 
 
-async def return_expired_leases(ctx: Routing, session: AsyncSession, now: datetime) -> int:
-    cases = await persistence.lock_expired_leases(session, now, ctx.settings.sla_batch_size)
+async def return_expired_leases(ctx: Routing, session: AsyncSession) -> int:
+    now = await persistence.database_now(session)
+    cases = await persistence.lock_expired_leases(session, ctx.settings.sla_batch_size)
     for case in cases:
         await _record_expiry(session, case, now)
         case.updated_at = now
