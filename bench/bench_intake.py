@@ -20,15 +20,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lib  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
 
 RUNS = 3
 
 
 def bare_app():
     """The baseline: FastAPI parsing the same JSON body and answering 201, nothing else."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
-
     app = FastAPI()
 
     @app.post("/v1/reports")

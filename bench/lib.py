@@ -272,6 +272,8 @@ def wrk(url: str, *, connections: int, seconds: float, threads: int = 2,
     finished = os.times()
     line = next(x for x in out.stdout.splitlines() if x.startswith("WRK_JSON "))
     data = json.loads(line.removeprefix("WRK_JSON "))
+    if data["errors"] and data["errors"] == data["requests"]:
+        raise RuntimeError(f"every request to {url} failed (wrong route or status?)")
     return WrkResult(requests=data["requests"], errors=data["errors"],
                      seconds=data["duration_us"] / 1e6, p50_ms=data["p50_us"] / 1000,
                      p99_ms=data["p99_us"] / 1000,
