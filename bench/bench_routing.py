@@ -31,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lib  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 
-REPORTS = int(os.environ.get("WARDEN_BENCH_ROUTING_REPORTS", "3000"))
+REPORTS = int(os.environ.get("WARDEN_BENCH_ROUTING_REPORTS", "2000"))
 RAW_RECORDS = int(os.environ.get("WARDEN_BENCH_ROUTING_RAW_RECORDS", "10000"))
 PARTITIONS = 6
 RUNS = 3
-TIMEOUT_S = 120.0
+TIMEOUT_S = 300.0
 CATEGORY_MIX = ["hate_speech", "harassment", "spam", "scam", "adult_nudity", "copyright",
                 "graphic_violence", "phishing"]
 
