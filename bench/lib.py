@@ -69,10 +69,19 @@ async def create_database(service: str) -> tuple[str, str]:
     return name, url
 
 
-async def drop_database(name: str) -> None:
+async def drop_database(name: str, attempts: int = 20) -> None:
+    """Drop it, waiting out a backend we may not terminate (an autovacuum worker)."""
     conn = await asyncpg.connect(ADMIN_DSN)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(attempts):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                if attempt == attempts - 1:
+                    print(f"  (could not drop {name}; drop it by hand)")
+                    return
+                await asyncio.sleep(1)
     finally:
         await conn.close()
 
