@@ -58,11 +58,11 @@ def table(figures: dict) -> str:
             continue
         baseline = figures.get(base_key) if base_key else None
         ratio = f"{value / baseline:6.2f}" if baseline else f"{'':6}"
-        shown = {"ratio>=": f"x{target:g} base", "ratio>": f"> base"}.get(rule, f"{rule}{target:g}")
-        lines.append(f"{label:44} {value:9.1f} {baseline if baseline is not None else '':>9}"
-                     f"{'' if baseline is None else ''} {ratio} {shown:>10} "
+        shown = {"ratio>=": f"x{target:g} base", "ratio>": "> base"}.get(rule, f"{rule}{target:g}")
+        base = f"{baseline:9.1f}" if baseline is not None else f"{'':9}"
+        lines.append(f"{label:44} {value:9.1f} {base} {ratio} {shown:>10} "
                      f"{'yes' if met(value, baseline, target, rule) else 'NO'}")
-    return "\n".join(lines).replace(" .0 ", "    ")
+    return "\n".join(lines)
 
 
 async def main() -> None:
