@@ -31,7 +31,7 @@ def _run(work):
     return asyncio.run(main())
 
 
-@clients_app.command("create")
+@clients_app.command("create", epilog="Example:\n\n  bin/warden intake clients create --name partner-x --scope submit:user")
 def create(
     name: Annotated[str, typer.Option(help="unique name of the upstream system")],
     scope: Annotated[list[str], typer.Option(
@@ -55,7 +55,7 @@ def create(
     typer.echo("Store the key now: it cannot be shown again.", err=True)
 
 
-@clients_app.command("list")
+@clients_app.command("list", epilog="Example:\n\n  bin/warden intake clients list")
 def list_() -> None:
     """Every client with its scopes (keys are never shown, only their first characters)."""
     from warden.intake.clients import list_clients
@@ -65,7 +65,7 @@ def list_() -> None:
         typer.echo(f"{client.name:24} {client.key_hint}…  {state:18} {' '.join(client.scopes)}")
 
 
-@clients_app.command("revoke")
+@clients_app.command("revoke", epilog="Example:\n\n  bin/warden intake clients revoke partner-x")
 def revoke(name: Annotated[str, typer.Argument(help="the client's name")]) -> None:
     """Revoke a client's key (workers that verified it recently accept it up to the cache TTL)."""
     from warden.intake.clients import revoke_client
