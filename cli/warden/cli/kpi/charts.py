@@ -55,8 +55,8 @@ def reports_over_time(rows: list[dict]) -> tuple[str, alt.Chart]:
         takeaway = _empty(rows, "reports")
     chart = alt.Chart(_data(rows)).mark_bar().encode(
         x=alt.X("day:T", title="Day (UTC)", timeUnit="utcyearmonthdate",
-                axis=alt.Axis(format="%d %b")),
-        y=alt.Y("reports:Q", title="Reports (count)", stack="zero"),
+                axis=alt.Axis(format="%d %b", tickCount="day", labelAngle=0)),
+        y=alt.Y("reports:Q", title="Reports (count)", stack="zero", axis=alt.Axis(tickMinStep=1)),
         color=alt.Color("channel:N", title="Channel"),
         tooltip=["day:N", "channel:N", "reports:Q"])
     return takeaway, chart

@@ -76,19 +76,20 @@ KPIS = [
     # The backlog when the window ends: cases whose last event before then opened them.
     Kpi("backlog_by_queue", f"""
         WITH state AS (
-            SELECT case_id, 'open' AS kind, queue, routed_at AS at FROM routings
+            SELECT case_id, 'open' AS kind, queue, routed_at AS happened_at FROM routings
             UNION ALL
-            SELECT case_id, 'decided', NULL, decided_at FROM decisions WHERE reverses IS NULL),
+            -- any decision closes the case again, a reversal closes its appeal
+            SELECT case_id, 'decided', NULL, decided_at FROM decisions),
         last_decided AS (
-            SELECT case_id, max(at) AS at FROM state WHERE kind = 'decided' AND at < $until
-            GROUP BY case_id),
+            SELECT case_id, max(happened_at) AS happened_at FROM state
+            WHERE kind = 'decided' AND happened_at < $until GROUP BY case_id),
         latest AS (
-            SELECT s.case_id, arg_max(s.kind, s.at) AS kind,
-                   arg_max(s.queue, s.at) FILTER (WHERE s.kind = 'open') AS queue,
-                   min(s.at) FILTER (WHERE s.kind = 'open' AND (ld.at IS NULL OR s.at > ld.at))
-                       AS opened_at
+            SELECT s.case_id, arg_max(s.kind, s.happened_at) AS kind,
+                   arg_max(s.queue, s.happened_at) FILTER (WHERE s.kind = 'open') AS queue,
+                   min(s.happened_at) FILTER (WHERE s.kind = 'open' AND (
+                       ld.happened_at IS NULL OR s.happened_at > ld.happened_at)) AS opened_at
             FROM state s LEFT JOIN last_decided ld USING (case_id)
-            WHERE s.at < $until GROUP BY s.case_id)
+            WHERE s.happened_at < $until GROUP BY s.case_id)
         SELECT queue, count(*) AS open_cases,
                round(max({HOURS.format(start='opened_at', end='$until')}), 3) AS oldest_age_hours
         FROM latest WHERE kind = 'open' GROUP BY ALL ORDER BY queue"""),
@@ -123,7 +124,7 @@ KPIS = [
                count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
                round(100.0 * count(*) FILTER (WHERE outcome = 'rejected')
                      / nullif(count(*), 0), 1) AS rejection_rate_pct
-        FROM approvals WHERE at >= $since AND at < $until"""),
+        FROM approvals WHERE happened_at >= $since AND happened_at < $until"""),
     Kpi("notification_delivery", f"""
         SELECT audience, count(*) AS notifications,
                count(*) FILTER (WHERE status = 'delivered') AS delivered,
@@ -144,7 +145,9 @@ def compute(connection: duckdb.DuckDBPyConnection, since: datetime, until: datet
     connection.execute(VIEWS)
     figures = {}
     for kpi in KPIS:
-        cursor = connection.execute(kpi.sql, {"since": since, "until": until})
+        # DuckDB refuses parameters a statement does not use, so pass only the used ones.
+        params = {k: v for k, v in (("since", since), ("until", until)) if f"${k}" in kpi.sql}
+        cursor = connection.execute(kpi.sql, params)
         columns = [c[0] for c in cursor.description]
         figures[kpi.name] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     return figures

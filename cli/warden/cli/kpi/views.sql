@@ -64,7 +64,7 @@ CREATE OR REPLACE TEMP VIEW approvals AS
 SELECT data->>'decision_id'                                 AS decision_id,
        CASE WHEN type LIKE 'warden.decision.approved.%' THEN 'approved' ELSE 'rejected' END
                                                             AS outcome,
-       time                                                 AS at
+       time                                                 AS happened_at
 FROM events
 WHERE type LIKE 'warden.decision.approved.%' OR type LIKE 'warden.decision.rejected.%';
 
