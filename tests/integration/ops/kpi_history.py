@@ -9,7 +9,7 @@ R2 user           hate_speech    1 h       C1 (joined)          D1            2 
 R3 trusted_flagger scam          3 h       C2 scams_fraud       D2 no_action  6 h (due 4 h)
 R4 regulator      terrorist_content 4 h    C3 terrorism         D3 remove     4.5 h (due 5 h)
    (terrorist-content removal order, legal deadline 5 h)
-R5 regulator      illegal_goods  5 h       C4 regulatory_legal  D4 disable    40 h (due 30 h)
+R5 regulator      illegal_goods  5 h       C4 regulatory_legal  D4 disable    40 h (due 30 h, final on approval)
    (removal order, legal deadline 30 h)
 R6 automated      csam           24 h      C5 child_safety      D5 remove     24.1 h (automated)
 R7 user           spam           26 h      C6 general           - (open at the end: 22 h old)
@@ -18,7 +18,9 @@ R1 again: a reprocessed copy (new event id, same report id): counted once.
 
 appeals: D2 appealed at 10 h (C2 reopened in appeals at 10 h, reversed by D2R at 12 h);
          D1 appealed at 20 h (C1 reopened in appeals at 20 h, still open: 28 h old)
-four-eyes: D4 approved at 41 h; another decision rejected at 30 h
+decisions D3, D4, D5 are warden.decision.recorded.v2, the others v1.
+four-eyes: D4 decided at 38 h, approved (final) at 40 h; a pending decision on C6 rejected at
+           30 h, another expired at 31 h (neither approved nor rejected: not counted)
 notifications: reporter delivered 2 s after D1, reporter delivered 4 s after D2,
                affected_user dead after D1, affected_user delivered 10 s after D3
 plus one record on cases.routed that is not JSON (unreadable, not archived).
@@ -92,9 +94,36 @@ def appealed(name, decision, case, hours):
                                         f"subject-{case}", "decision")
 
 
-def four_eyes(outcome, decision, hours):
-    return topics.DECISIONS_RECORDED, _event(f"warden.decision.{outcome}.v1", hours,
-                                             {"decision_id": _id(decision)}, "s", "decision")
+def decided_v2(name, case, action, decided, *, final=None, automated="not_automated",
+               approved_by=None):
+    """A ``warden.decision.recorded.v2`` (the fields the KPIs read, and a few more)."""
+    data = {"decision_id": _id(name), "case_id": _id(case),
+            "subject": {"type": "content", "id": f"subject-{case}"},
+            "actions": [{"code": action, "kind": "content", "restricts": True,
+                         "target": "subject", "starts_at": at(final or decided)}],
+            "restricts": True, "category": "x", "dsa_category": "x", "facts": "f",
+            "reasoning": "r", "automated_detection": automated != "not_automated",
+            "automated_decision": automated,
+            "decided_by": None if automated == "fully" else "bob", "approved_by": approved_by,
+            "decided_at": at(decided), "final_at": at(final or decided), "stage": "review"}
+    return topics.DECISIONS_RECORDED, _event("warden.decision.recorded.v2", final or decided,
+                                             data, f"subject-{case}", "decision")
+
+
+def rejected(decision, case, hours):
+    data = {"decision_id": _id(decision), "case_id": _id(case),
+            "subject": {"type": "content", "id": f"subject-{case}"}, "outcome": "rejected",
+            "decided_by": "bob", "closed_by": "carol", "closed_at": at(hours)}
+    return topics.DECISIONS_RECORDED, _event("warden.decision.approval_closed.v1", hours, data,
+                                             f"subject-{case}", "decision")
+
+
+def expired(decision, case, hours):
+    data = {"decision_id": _id(decision), "case_id": _id(case),
+            "subject": {"type": "content", "id": f"subject-{case}"}, "outcome": "expired",
+            "decided_by": "bob", "closed_at": at(hours)}
+    return topics.DECISIONS_RECORDED, _event("warden.decision.approval_closed.v1", hours, data,
+                                             f"subject-{case}", "decision")
 
 
 def delivered(name, audience, status, source_event: CloudEvent, after_seconds):
@@ -111,7 +140,7 @@ def delivered(name, audience, status, source_event: CloudEvent, after_seconds):
 def history() -> list[tuple[str, CloudEvent]]:
     d1 = decided("D1", "C1", "remove", 2)
     d2 = decided("D2", "C2", "no_action", 6)
-    d3 = decided("D3", "C3", "remove", 4.5)
+    d3 = decided_v2("D3", "C3", "remove", 4.5)
     r1 = report("R1", "user", "hate_speech", 0)
     reprocessed_r1 = (r1[0], r1[1].model_copy(update={"id": str(uuid.uuid4())}))
     return [
@@ -134,15 +163,16 @@ def history() -> list[tuple[str, CloudEvent]]:
         routed("C8", "general", -239, ["R8"], due=-200),
         decided("D8", "C8", "remove", -238),
         d1, d2, d3,
-        decided("D4", "C4", "disable", 40),
-        decided("D5", "C5", "remove", 24.1, automated=True),
+        # Four-eyes: decided at 38 h, final when approved at 40 h (the first action's time).
+        decided_v2("D4", "C4", "disable", 38, final=40, approved_by="carol"),
+        decided_v2("D5", "C5", "remove", 24.1, automated="fully"),
         appealed("A2", "D2", "C2", 10),
         routed("C2", "appeals", 10, ["R3"], due=20, reason="reopened_for_appeal"),
         decided("D2R", "C2", "restore", 12, reverses="D2"),
         appealed("A1", "D1", "C1", 20),
         routed("C1", "appeals", 20, ["R1", "R2"], due=60, reason="reopened_for_appeal"),
-        four_eyes("approved", "D4", 41),
-        four_eyes("rejected", "DX", 30),
+        rejected("DX", "C6", 30),
+        expired("DY", "C6", 31),
         delivered("N1", "reporter", "delivered", d1[1], 2),
         delivered("N2", "reporter", "delivered", d2[1], 4),
         delivered("N3", "affected_user", "dead", d1[1], 600),

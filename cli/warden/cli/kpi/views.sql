@@ -29,20 +29,19 @@ CREATE OR REPLACE TEMP VIEW case_reports AS
 SELECT DISTINCT case_id, unnest(from_json(report_ids, '["VARCHAR"]')) AS report_id
 FROM routings;
 
--- Decisions; a reversal names the decision it reverses. Fields of later contract versions
--- are read where present (automated flags, several actions), else derived.
+-- Decisions (v1 and v2); a reversal names the decision it reverses. A decision counts from
+-- when it became final (v2 final_at: the approval, under four-eyes). The action mix reads
+-- the first (primary) action of a v2 decision.
 CREATE OR REPLACE TEMP VIEW decisions AS
 SELECT data->>'decision_id'                                 AS decision_id,
        data->>'case_id'                                     AS case_id,
-       coalesce(data->>'action', data->'actions'->0->>'type',
-                data->'actions'->>0, 'unknown')             AS action,
-       data->>'reviewer_id'                                 AS reviewer_id,
-       CAST(data->>'decided_at' AS TIMESTAMPTZ)             AS decided_at,
+       coalesce(data->>'action', data->'actions'->0->>'code', 'unknown') AS action,
+       coalesce(data->>'decided_by', data->>'reviewer_id')  AS reviewer_id,
+       CAST(coalesce(data->>'final_at', data->>'decided_at') AS TIMESTAMPTZ) AS decided_at,
+       data->>'approved_by'                                 AS approved_by,
        coalesce(data->>'reverses', data->>'reverses_decision_id') AS reverses,
-       coalesce(TRY_CAST(data->>'automated_decision' AS BOOLEAN),
-                TRY_CAST(data->>'decision_automated' AS BOOLEAN),
-                TRY_CAST(data->>'automated' AS BOOLEAN),
-                false)                                      AS automated
+       -- v2: fully | partially | not_automated; v1 producers may send a boolean
+       coalesce(data->>'automated_decision' IN ('fully', 'true'), false) AS automated
 FROM events
 WHERE type LIKE 'warden.decision.recorded.%'
 QUALIFY row_number() OVER (PARTITION BY data->>'decision_id' ORDER BY time, id) = 1;
@@ -59,14 +58,15 @@ SELECT data->>'appeal_id'                                   AS appeal_id,
 FROM events
 WHERE type LIKE 'warden.appeal.filed.%';
 
--- Four-eyes outcomes: a decision waiting for a second reviewer is approved or rejected.
+-- Four-eyes outcomes: a final decision with a second reviewer was approved; a pending one
+-- closed as rejected was rejected (an expired one was neither and is not counted).
 CREATE OR REPLACE TEMP VIEW approvals AS
-SELECT data->>'decision_id'                                 AS decision_id,
-       CASE WHEN type LIKE 'warden.decision.approved.%' THEN 'approved' ELSE 'rejected' END
-                                                            AS outcome,
-       time                                                 AS happened_at
+SELECT decision_id, 'approved' AS outcome, decided_at AS happened_at
+FROM decisions WHERE approved_by IS NOT NULL
+UNION ALL
+SELECT data->>'decision_id', 'rejected', CAST(data->>'closed_at' AS TIMESTAMPTZ)
 FROM events
-WHERE type LIKE 'warden.decision.approved.%' OR type LIKE 'warden.decision.rejected.%';
+WHERE type LIKE 'warden.decision.approval_closed.%' AND data->>'outcome' = 'rejected';
 
 CREATE OR REPLACE TEMP VIEW deliveries AS
 SELECT n.data->>'notification_id'                           AS notification_id,
