@@ -139,7 +139,8 @@ async def _seed_reports(make_database, monkeypatch) -> dict[str, object]:
     import sqlalchemy as sa
 
     from warden.intake import persistence
-    from warden.intake.clients import create_client
+    from warden.intake.access import ALL_SCOPES
+    from warden.shared.apikeys.store import create_client
     from warden.shared.contracts.events import ReportNormalizedV1
     from warden.shared.db import create_engine, session_factory
 
@@ -147,7 +148,8 @@ async def _seed_reports(make_database, monkeypatch) -> dict[str, object]:
     monkeypatch.setenv("WARDEN_INTAKE_DATABASE_URL", url)
     engine = create_engine(url, pool_size=1)
     sessions = session_factory(engine)
-    client_id, _ = await create_client(sessions, "reprocess-test", ["submit:user"])
+    client_id, _ = await create_client(sessions, "reprocess-test", ["submit:user"],
+                                       known_scopes=ALL_SCOPES)
     case_id = uuid.uuid4()
     seeded = {}
     try:
