@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = shared("LOG_LEVEL", "INFO")
     log_json: bool = shared("LOG_JSON", True)
     reviewer_token_secret: str = shared("REVIEWER_TOKEN_SECRET", "local-dev-reviewer-secret-change-me")
+    # OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); unset: spans not exported.
+    otlp_endpoint: str | None = shared("OTLP_ENDPOINT", None)
 
     database_url: str = f"{LOCAL_PG}/warden"
     db_pool_size: int = 10
