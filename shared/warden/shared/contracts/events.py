@@ -81,6 +81,16 @@ class ReportNormalizedV1(Payload):
         False, description="a DSA Art. 16 notice: the notifier is told the decision (Art. 16(5))")
 
 
+class AutomatedDecisionOrder(Payload):
+    """Set by a routing rule flagged for automated decisions (e.g. a hash match above a
+    threshold): the decision service decides the case itself, fully automated."""
+
+    rule_id: str = Field(description="the routing rule that matched (it holds the threshold)")
+    policy_version: str
+    policy_id: str = Field(description="decision policy catalogue id the decision cites")
+    actions: list[str] = Field(min_length=1, description="action catalogue codes to apply")
+
+
 class CaseRoutedV1(Payload):
     case_id: UUID
     subject: Subject
@@ -106,6 +116,8 @@ class CaseRoutedV1(Payload):
     appeal_id: UUID | None = None
     legal_deadline: datetime | None = Field(
         default=None, description="the earliest legal deadline carried by the case's reports")
+    automated_decision: AutomatedDecisionOrder | None = Field(
+        default=None, description="on an opened case whose rule decides automatically")
 
 
 class CaseSlaV1(Payload):
