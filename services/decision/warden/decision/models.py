@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlmodel import Field, SQLModel
 
+from warden.shared.apikeys.models import ApiClient  # noqa: F401  (upstream systems, appeals)
 from warden.shared.db import jsonb_column, utc_column
 
 
@@ -62,6 +63,7 @@ class Decision(SQLModel, table=True):
     decided_by: str | None = None
     approved_by: str | None = None
     approval_note: str | None = None
+    closed_by: str | None = None
     required_skills: list = Field(default_factory=list, sa_column=jsonb_column())
     report_ids: list = Field(default_factory=list, sa_column=jsonb_column())
     channels: list = Field(default_factory=list, sa_column=jsonb_column())

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from warden.shared.apikeys.migration import create_api_clients_table, drop_api_clients_table
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -56,6 +58,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.Text),
         sa.Column("approved_by", sa.Text),
         sa.Column("approval_note", sa.Text),
+        sa.Column("closed_by", sa.Text),
         sa.Column("required_skills", JSONB, nullable=False),
         sa.Column("report_ids", JSONB, nullable=False),
         sa.Column("channels", JSONB, nullable=False),
@@ -117,6 +120,7 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.Text, nullable=False),
         sa.Column("hash", sa.Text, nullable=False),
     )
+    create_api_clients_table(op)  # upstream systems that file appeals
     # Append-only: the service never updates or deletes audit rows; the database refuses
     # it too (a superuser can still, which is what verification is for).
     op.execute("""
@@ -128,6 +132,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    drop_api_clients_table(op)
     op.execute("DROP TRIGGER audit_log_append_only ON audit_log; "
                "DROP FUNCTION audit_log_append_only();")
     for table in ("audit_log", "strikes", "appeals", "decisions", "cases"):
