@@ -125,16 +125,16 @@ def upgrade() -> None:
     # it too (a superuser can still, which is what verification is for).
     op.execute("""
         CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
+        BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$""")
+    op.execute("""
         CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
-            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
-    """)
+            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()""")
 
 
 def downgrade() -> None:
     drop_api_clients_table(op)
-    op.execute("DROP TRIGGER audit_log_append_only ON audit_log; "
-               "DROP FUNCTION audit_log_append_only();")
+    op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
+    op.execute("DROP FUNCTION audit_log_append_only()")
     for table in ("audit_log", "strikes", "appeals", "decisions", "cases"):
         op.drop_table(table)
     op.create_table(
