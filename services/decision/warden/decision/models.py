@@ -1,6 +1,6 @@
 """Decision service tables (its own database): the enforcement record.
 
-``cases`` is the lean copy of what routing said about each case (only what deciding
+``routed_cases`` is the lean copy of what routing said about each case (only what deciding
 needs); ``decisions``, ``appeals`` and ``strikes`` are the record of what was done;
 ``audit_log`` is the hash chain over every step of it.
 """
@@ -24,7 +24,9 @@ def _uuid(primary_key: bool = False, nullable: bool = True, **kwargs) -> sa.Colu
 
 
 class Case(SQLModel, table=True):
-    __tablename__ = "cases"
+    # Not "cases": every service's models share one SQLModel registry in a process that
+    # loads several (tests, tools), and routing has that name.
+    __tablename__ = "routed_cases"
 
     case_id: uuid.UUID = Field(sa_column=_uuid(primary_key=True))
     subject: dict = Field(sa_column=jsonb_column())

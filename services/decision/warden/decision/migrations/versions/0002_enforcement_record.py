@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.drop_table("decisions")
     op.drop_table("routed_cases")
     op.create_table(
-        "cases",
+        "routed_cases",
         sa.Column("case_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("subject", JSONB, nullable=False),
         sa.Column("policy_area", sa.Text, nullable=False),
@@ -135,7 +135,7 @@ def downgrade() -> None:
     drop_api_clients_table(op)
     op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
     op.execute("DROP FUNCTION audit_log_append_only()")
-    for table in ("audit_log", "strikes", "appeals", "decisions", "cases"):
+    for table in ("audit_log", "strikes", "appeals", "decisions", "routed_cases"):
         op.drop_table(table)
     op.create_table(
         "routed_cases",
