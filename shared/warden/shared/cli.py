@@ -57,11 +57,14 @@ def migrate(name: Annotated[str, typer.Argument(help="service name or 'all'")] =
 
 @app.command()
 def schemas() -> None:
-    """Regenerate the checked-in JSON Schemas of every event payload."""
+    """Regenerate the checked-in JSON Schemas of every event payload and the AsyncAPI
+    document of every topic."""
+    from warden.shared.contracts import asyncapi
     from warden.shared.contracts.schemas import write_schemas
 
     for path in write_schemas():
         typer.echo(str(path))
+    typer.echo(str(asyncapi.write()))
 
 
 @app.command()
