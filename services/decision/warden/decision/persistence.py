@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.decision.domain import FINAL, OPEN, PENDING_APPROVAL, CaseView
+from warden.decision.domain import OPEN, PENDING_APPROVAL, CaseView
 from warden.decision.models import Appeal, Case, Decision, Strike
 from warden.shared.contracts.events import CaseRoutedV1, Subject
 
@@ -75,13 +75,6 @@ async def get_decision(session: AsyncSession, decision_id: uuid.UUID, *,
 async def decisions_for_case(session: AsyncSession, case_id: uuid.UUID) -> list[Decision]:
     return list((await session.exec(select(Decision).where(Decision.case_id == case_id)
                                     .order_by(Decision.decided_at))).all())
-
-
-async def final_decision_of_stage(session: AsyncSession, case_id: uuid.UUID,
-                                  stage: str) -> Decision | None:
-    return (await session.exec(select(Decision).where(
-        Decision.case_id == case_id, Decision.stage == stage,
-        Decision.status.in_((FINAL, "reversed"))))).first()
 
 
 async def pending_decisions(session: AsyncSession, *, limit: int,
