@@ -14,11 +14,7 @@ from warden.notify.templates import TemplateCatalogue
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery
 from warden.shared.contracts import topics
-from warden.shared.contracts.events import (
-    CASE_ROUTED_V1,
-    DECISION_RECORDED_V1,
-    REPORT_NORMALIZED_V1,
-)
+from warden.shared.contracts.events import CASE_ROUTED_V1, REPORT_NORMALIZED_V1
 from warden.shared.db import transaction
 from warden.shared.observability import get_logger
 
@@ -90,7 +86,8 @@ async def wire(runtime: Runtime) -> None:
     runtime.consumers.append(runtime.consumer(
         "cases", [topics.CASES_ROUTED], {CASE_ROUTED_V1: on_case_routed}))
     runtime.consumers.append(runtime.consumer(
-        "decisions", [topics.DECISIONS_RECORDED], {DECISION_RECORDED_V1: on_decision}))
+        "decisions", [topics.DECISIONS_RECORDED],
+        {event_type: on_decision for event_type in DEFAULT_EVENT_TYPES}))
     if settings.delivery_enabled:
         worker = DeliveryWorker(settings=settings, sessions=runtime.sessions,
                                 outbox=runtime.outbox)

@@ -184,6 +184,7 @@ class DecisionFacts:
     referrals: tuple[str, ...] = ()        # law_enforcement, child_safety_hotline
     statement: dict[str, Any] | None = None  # the Transparency Database JSON
     puid: str | None = None
+    appeal_until: datetime | None = None   # from the decision; else six months on
     report_ids: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -192,7 +193,7 @@ REMOVING_ACTIONS = frozenset({"remove", "content_remove", "disable", "disable_ac
 
 
 def _appeal_until(decision: DecisionFacts) -> str:
-    return _iso(decision.decided_at + APPEAL_WINDOW)  # type: ignore[return-value]
+    return _iso(decision.appeal_until or decision.decided_at + APPEAL_WINDOW)  # type: ignore
 
 
 def decision_notices(decision: DecisionFacts, reports: list[ReportFacts]) -> list[Notice]:
@@ -280,7 +281,8 @@ def _affected_notice(decision: DecisionFacts) -> Notice | None:
     appeal its outcome; after a reversal the restoration."""
     if not decision.owner_id:
         return None
-    if decision.reverses_decision_id:
+    if decision.appeal_outcome == "reversed" or (decision.reverses_decision_id
+                                                 and not decision.appeal_id):
         kind = NoticeKind.RESTORATION
     elif decision.appeal_id:
         kind = NoticeKind.APPEAL_OUTCOME

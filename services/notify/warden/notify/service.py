@@ -36,7 +36,12 @@ from warden.notify.notices import (
 )
 from warden.notify.templates import Rendered, TemplateCatalogue
 from warden.shared.contracts.envelope import CloudEvent
-from warden.shared.contracts.events import CaseRoutedV1, ReportNormalizedV1
+from warden.shared.contracts.events import (
+    CaseRoutedV1,
+    DecisionRecordedV1,
+    DecisionRecordedV2,
+    ReportNormalizedV1,
+)
 from warden.shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -71,18 +76,45 @@ def _report_values(event: CloudEvent, report: ReportNormalizedV1) -> dict[str, A
             "received_at": report.received_at, "normalized_event_id": event.id}
 
 
-def decision_facts(payload: Any) -> DecisionFacts:
-    """The decision event in the shape notices need."""
+REFERRAL_AUDIENCES = {"refer_law_enforcement": Audience.LAW_ENFORCEMENT.value,
+                      "refer_child_safety_hotline": Audience.CHILD_SAFETY_HOTLINE.value}
+
+
+def decision_facts(payload: DecisionRecordedV2 | DecisionRecordedV1) -> DecisionFacts:
+    """The decision event in the shape notices need (v1 records may still be retained)."""
     subject = payload.subject
+    if isinstance(payload, DecisionRecordedV1):
+        return DecisionFacts(
+            decision_id=str(payload.decision_id), case_id=str(payload.case_id),
+            subject_id=subject.id, subject_url=subject.url, owner_id=subject.owner_id,
+            decided_at=payload.decided_at, actions=(payload.action,),
+            restricts=payload.restricts, territorial_scope=tuple(payload.territorial_scope),
+            category=payload.dsa_category, ground_reference=payload.policy_cited,
+            facts=payload.rationale,
+            reverses_decision_id=str(payload.reverses_decision_id)
+            if payload.reverses_decision_id else None,
+            report_ids=tuple(str(r) for r in payload.report_ids))
+    restricting = [a for a in payload.actions if a.restricts]
+    ends = [a.ends_at for a in restricting]
+    policy, sor = payload.policy, payload.statement_of_reasons
     return DecisionFacts(
         decision_id=str(payload.decision_id), case_id=str(payload.case_id),
         subject_id=subject.id, subject_url=subject.url, owner_id=subject.owner_id,
-        decided_at=payload.decided_at, actions=(payload.action,), restricts=payload.restricts,
-        territorial_scope=tuple(payload.territorial_scope), category=payload.category,
-        ground_reference=payload.policy_cited, facts=payload.rationale,
-        ground="illegal_content" if payload.dsa_category else None,
-        reverses_decision_id=str(payload.reverses_decision_id)
-        if payload.reverses_decision_id else None,
+        decided_at=payload.final_at,
+        actions=tuple(a.code for a in payload.actions if a.kind != "none"),
+        restricts=payload.restricts,
+        territorial_scope=tuple(sorted({c for a in restricting for c in a.territorial_scope})),
+        end_date=max(ends).date().isoformat() if ends and all(ends) else None,
+        ground=policy.ground, ground_reference=policy.legal_basis or policy.clause,
+        facts=payload.facts, automated_detection=payload.automated_detection,
+        automated_decision=payload.automated_decision, category=payload.dsa_category,
+        reverses_decision_id=str(payload.reverses) if payload.reverses else None,
+        appeal_id=str(payload.appeal_id) if payload.appeal_id else None,
+        appeal_outcome=payload.appeal_outcome,
+        referrals=tuple(REFERRAL_AUDIENCES[a.code] for a in payload.actions
+                        if a.code in REFERRAL_AUDIENCES),
+        statement=sor.document if sor else None, puid=sor.puid if sor else None,
+        appeal_until=payload.appeal.deadline if payload.appeal else None,
         report_ids=tuple(str(r) for r in payload.report_ids))
 
 
