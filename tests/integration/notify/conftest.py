@@ -83,7 +83,8 @@ def make_settings(infra, topic_prefix, notify_database):
                       topic_prefix=topic_prefix, webhook_url=webhook_url, webhook_secret=SECRET,
                       delivery_max_attempts=3, delivery_backoff_initial_s=0.05,
                       delivery_backoff_max_s=0.2, delivery_poll_interval_s=0.5,
-                      outbox_poll_interval_s=0.5, consumer_backoff_initial_s=0.05)
+                      outbox_poll_interval_s=0.5, consumer_backoff_initial_s=0.05,
+                      smtp_url="")
         return NotifySettings(**{**values, **overrides})
 
     return make
