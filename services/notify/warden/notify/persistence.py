@@ -28,6 +28,10 @@ from warden.shared.errors import Conflict
 # Committing a transaction that ran ``pg_notify`` on this channel wakes every delivery worker.
 PENDING_CHANNEL = "warden_notify_pending"
 CONFIGURED_ENDPOINT = "configured"
+# Why a configured endpoint is off: its URL was taken out of the environment. Such an endpoint
+# gets no new notices; one an operator paused, or that answered 410, keeps queueing them for
+# the day it is enabled again.
+REMOVED_FROM_CONFIGURATION = "removed from the configuration"
 
 _notifications = Notification.__table__
 _endpoints = Endpoint.__table__
@@ -64,7 +68,8 @@ async def upsert_endpoint(session: AsyncSession, *, name: str, url: str, secret:
 
 async def disable_endpoint_named(session: AsyncSession, name: str, *, now: datetime) -> None:
     await session.exec(sa.update(_endpoints).where(_endpoints.c.name == name)
-                          .values(enabled=False, updated_at=now))
+                          .values(enabled=False, disabled_reason=REMOVED_FROM_CONFIGURATION,
+                                  updated_at=now))
 
 
 async def add_endpoint(session: AsyncSession, endpoint: Endpoint) -> Endpoint:
@@ -92,9 +97,12 @@ async def subscribed_endpoints(session: AsyncSession, event_type: str) -> list[E
 
 
 async def audience_endpoints(session: AsyncSession, audience: Audience) -> list[Endpoint]:
-    """Enabled endpoints of every kind subscribed to an audience's notices."""
-    enabled = (await session.exec(select(Endpoint).where(Endpoint.enabled))).all()
-    return [e for e in enabled if audience.value in (e.audiences or [])]
+    """Endpoints of every kind subscribed to an audience's notices: a paused (or gone)
+    endpoint still queues them, so nothing owed to a person is lost while it is off."""
+    live = (await session.exec(select(Endpoint).where(sa.or_(
+        Endpoint.enabled, sa.func.coalesce(_endpoints.c.disabled_reason, "")
+        != REMOVED_FROM_CONFIGURATION)))).all()
+    return [e for e in live if audience.value in (e.audiences or [])]
 
 
 async def rotate_secret(session: AsyncSession, endpoint: Endpoint, new_secret: str, *,
