@@ -257,13 +257,15 @@ class DeliveryWorker:
             if result.response is not None:
                 notification.last_response = result.response
             verdict = result.verdict
-            if health and claim.endpoint_id is not None:
+            failed = verdict is Verdict.RETRY if failed_request is None else failed_request
+            healthy_still = not failed and verdict is not Verdict.GONE \
+                and claim.endpoint_failures == 0
+            if health and claim.endpoint_id is not None and not healthy_still:
                 gone = (f"the receiver answered 410 Gone at {now.isoformat()}"
                         if verdict is Verdict.GONE else None)
                 await persistence.record_endpoint_health(
                     session, claim.endpoint_id, now=now, circuit=self._circuit, gone_reason=gone,
-                    failed=verdict is Verdict.RETRY if failed_request is None
-                    else failed_request)
+                    failed=failed)
                 if gone:
                     log.warning("endpoint_disabled", endpoint=claim.endpoint_name, reason=gone)
             if notification.claim_token != claim.token:

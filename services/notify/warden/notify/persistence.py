@@ -235,6 +235,7 @@ class Claim:
     puid: str | None = None
     audience: str | None = None
     notice: str | None = None
+    endpoint_failures: int = 0  # when leased: a success then needs no write to the endpoint
 
 
 def _circuit_closed(now: datetime):
@@ -252,7 +253,8 @@ async def claim_due(session: AsyncSession, *, limit: int, now: datetime, lease: 
     rows = (await session.exec(
         sa.select(n.c.id, n.c.body, n.c.correlation_id, n.c.puid, n.c.audience, n.c.notice,
                   e.c.id.label("endpoint_id"), e.c.name, e.c.url, e.c.secret, e.c.kind,
-                  e.c.previous_secret, e.c.previous_secret_expires_at)
+                  e.c.previous_secret, e.c.previous_secret_expires_at,
+                  e.c.consecutive_failures)
         .join(e, e.c.id == n.c.endpoint_id)
         .where(n.c.status == NotificationStatus.PENDING.value, n.c.next_attempt_at <= now,
                e.c.enabled, e.c.kind.in_(kinds), _circuit_closed(now))
@@ -264,7 +266,8 @@ async def claim_due(session: AsyncSession, *, limit: int, now: datetime, lease: 
                     url=row.url, secret=row.secret, body=row.body,
                     correlation_id=row.correlation_id, endpoint_id=row.endpoint_id,
                     kind=row.kind, secrets=_signing_secrets(row, now), puid=row.puid,
-                    audience=row.audience, notice=row.notice) for row in rows]
+                    audience=row.audience, notice=row.notice,
+                    endpoint_failures=row.consecutive_failures) for row in rows]
     for claim in claims:
         await session.exec(sa.update(n).where(n.c.id == claim.notification_id).values(
             claim_token=claim.token, next_attempt_at=now + lease))
