@@ -4,7 +4,6 @@ against real Kafka, PostgreSQL, an HTTP receiver and an SMTP server on 127.0.0.1
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.integration.notify.conftest import (
