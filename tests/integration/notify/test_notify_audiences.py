@@ -22,6 +22,7 @@ from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import new_event
 from warden.shared.contracts.events import (
     DECISION_PENDING_APPROVAL_V1,
+    NOTIFICATION_DEAD_V1,
     NOTIFICATION_DELIVERED_V1,
     DecisionPendingApprovalV1,
     LegalReference,
@@ -193,3 +194,19 @@ async def test_appeal_outcome_and_restoration_reach_the_affected_user(receiver, 
     assert restored["message"]["subject"] == f"Your content {report.subject.id} has been restored"
     [appeal] = notices_of(receiver, "appeal_outcome")
     assert appeal["data"]["appeal_outcome"] == "upheld"
+
+
+async def test_a_mailbox_refused_for_good_is_dead_with_the_smtp_reply(
+        receiver, smtp_server, make_settings):
+    smtp_server.handler.refuse_with = "550 5.1.1 no such mailbox"
+    settings = make_settings(receiver.url, smtp_url=smtp_server.url)
+    async with running(create_app(settings)):
+        await publish(settings, topics.REPORTS_NORMALIZED, report_event(
+            "rights_holder", email="gone@studio.example", reporter_id="studio")[0])
+        [dead] = await read_events(settings.kafka_bootstrap,
+                                   settings.topic(topics.NOTIFICATIONS_DLQ), expect=1,
+                                   event_type=NOTIFICATION_DEAD_V1)
+    payload = dead.payload()
+    assert payload.channel == "email" and payload.attempts == 1
+    assert payload.reason == "recipient refused: SMTP 550"
+    assert smtp_server.handler.received == [] and receiver.received == []
