@@ -1,7 +1,7 @@
 """``warden``: the on-call engineer's command line.
 
 Topic setup, migrations, consumer lag, DLQ inspection and replay, outbox backlog,
-reviewer tokens. Every command reads the same environment variables as the services.
+reviewer tokens, audit-log verification. Every command reads the same environment variables as the services.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ app = typer.Typer(help="Operate Warden: topics, migrations, lag, DLQs, outbox, t
                   no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and replay dead-letter topics.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+audit_app = typer.Typer(help="The decision service's hash-chained audit log.",
+                        no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 def _selected(name: str):
@@ -54,11 +57,14 @@ def migrate(name: Annotated[str, typer.Argument(help="service name or 'all'")] =
 
 @app.command()
 def schemas() -> None:
-    """Regenerate the checked-in JSON Schemas of every event payload."""
+    """Regenerate the checked-in JSON Schemas of every event payload and the AsyncAPI
+    document of every topic."""
+    from warden.shared.contracts import asyncapi
     from warden.shared.contracts.schemas import write_schemas
 
     for path in write_schemas():
         typer.echo(str(path))
+    typer.echo(str(asyncapi.write()))
 
 
 @app.command()
@@ -132,6 +138,18 @@ def dlq_replay(topic: Annotated[str, typer.Argument(help="source topic, e.g. rep
     settings = ServiceSettings()
     count = asyncio.run(replay_dead_letters(settings, topic, limit, group))
     typer.echo(f"replayed {count} record(s) from {settings.topic(topic)}.dlq")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit chain; name the first record that does not match (exit 1)."""
+    from warden.decision.audit import describe, verify_database
+    from warden.decision.settings import DecisionSettings
+
+    result = asyncio.run(verify_database(DecisionSettings().database_url))
+    typer.echo(describe(result), err=not result.ok)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def _mount_service_clis() -> None:

@@ -110,7 +110,7 @@ async def test_reload_refuses_a_bad_file_naming_the_rule_and_keeps_the_old(routi
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     [problem] = response.json()["errors"]
-    assert problem["field"] == "rules[12] ('scams-fraud').queue"
+    assert problem["field"] == "rules[13] ('scams-fraud').queue"
     current = await routing_app.client.get("/v1/policy", headers=routing_app.auth())
     assert current.json()["version"] == "2026.12.1"
     case = await routing_app.seed(make_report(category="phishing"))
@@ -164,4 +164,4 @@ async def test_a_bad_policy_stops_start_up_with_the_rule_named(routing_db, routi
     with pytest.raises(PolicyError) as err:
         async with app.router.lifespan_context(app):
             pass
-    assert "rules[2] ('imminent-harm').base_priority" in err.value.detail
+    assert "rules[3] ('imminent-harm').base_priority" in err.value.detail

@@ -118,3 +118,24 @@ async def verify(session: AsyncSession, page: int = 1000) -> Verification:
         if broken is not None:
             return Verification(False, checked + (broken.seq - rows[0].seq), seq, head, broken)
         checked += len(rows)
+
+
+async def verify_database(database_url: str) -> Verification:
+    """Verify the chain of the decision database at ``database_url`` (the CLI's entry)."""
+    from warden.shared.db import create_engine, session_factory
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with session_factory(engine)() as session:
+            return await verify(session)
+    finally:
+        await engine.dispose()
+
+
+def describe(result: Verification) -> str:
+    if result.ok:
+        return (f"OK: {result.records} audit record(s) chain correctly; head is record "
+                f"{result.head_seq} ({result.head_hash})")
+    return (f"BROKEN at record {result.first_bad.seq}: {result.first_bad.reason} "
+            f"({result.records} record(s) before it verified; last good is "
+            f"{result.head_seq})")

@@ -83,6 +83,16 @@ def cite_policy(catalogue: Catalogue, policy_id: str) -> tuple[PolicySpec, Polic
         clause=spec.clause, explanation=spec.explanation, reference_url=spec.reference_url)
 
 
+def check_action_codes(catalogue: Catalogue, requests: list[ActionRequest],
+                       field_path: str = "body.actions") -> None:
+    """The codes alone, judged with the body before any case is looked up."""
+    for index, request in enumerate(requests):
+        spec = catalogue.action(request.code)
+        if spec is None or spec.restoration:
+            raise _invalid(f"{field_path}[{index}].code", f"unknown action {request.code!r}; "
+                           f"choose one of {', '.join(catalogue.choosable())}", "unknown_action")
+
+
 def plan_actions(catalogue: Catalogue, subject: Subject, requests: list[ActionRequest], *,
                  default_scope: list[str], now: datetime, active_strikes: int,
                  field_path: str = "body.actions") -> list[ActionTaken]:

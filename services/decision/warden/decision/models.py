@@ -1,6 +1,6 @@
 """Decision service tables (its own database): the enforcement record.
 
-``cases`` is the lean copy of what routing said about each case (only what deciding
+``routed_cases`` is the lean copy of what routing said about each case (only what deciding
 needs); ``decisions``, ``appeals`` and ``strikes`` are the record of what was done;
 ``audit_log`` is the hash chain over every step of it.
 """
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlmodel import Field, SQLModel
 
+from warden.shared.apikeys.models import ApiClient  # noqa: F401  (upstream systems, appeals)
 from warden.shared.db import jsonb_column, utc_column
 
 
@@ -23,7 +24,9 @@ def _uuid(primary_key: bool = False, nullable: bool = True, **kwargs) -> sa.Colu
 
 
 class Case(SQLModel, table=True):
-    __tablename__ = "cases"
+    # Not "cases": every service's models share one SQLModel registry in a process that
+    # loads several (tests, tools), and routing has that name.
+    __tablename__ = "routed_cases"
 
     case_id: uuid.UUID = Field(sa_column=_uuid(primary_key=True))
     subject: dict = Field(sa_column=jsonb_column())
@@ -62,6 +65,7 @@ class Decision(SQLModel, table=True):
     decided_by: str | None = None
     approved_by: str | None = None
     approval_note: str | None = None
+    closed_by: str | None = None
     required_skills: list = Field(default_factory=list, sa_column=jsonb_column())
     report_ids: list = Field(default_factory=list, sa_column=jsonb_column())
     channels: list = Field(default_factory=list, sa_column=jsonb_column())

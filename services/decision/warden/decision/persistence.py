@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.decision.domain import DECIDED, FINAL, OPEN, PENDING_APPROVAL, CaseView
+from warden.decision.domain import FINAL, OPEN, PENDING_APPROVAL, CaseView
 from warden.decision.models import Appeal, Case, Decision, Strike
 from warden.shared.contracts.events import CaseRoutedV1, Subject
 
@@ -54,8 +54,8 @@ def view_of(row: Case) -> CaseView:
 
 async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
     """The case, locked for this transaction: two decisions on it run one after the other."""
-    return (await session.exec(select(Case).where(Case.case_id == case_id)
-                               .with_for_update())).first()
+    return (await session.exec(select(Case).where(Case.case_id == case_id).with_for_update()
+                               .execution_options(populate_existing=True))).first()
 
 
 async def get_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
@@ -67,8 +67,8 @@ async def get_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
 async def get_decision(session: AsyncSession, decision_id: uuid.UUID, *,
                        lock: bool = False) -> Decision | None:
     statement = select(Decision).where(Decision.id == decision_id)
-    if lock:
-        statement = statement.with_for_update()
+    if lock:  # and re-read: an earlier unlocked read may be stale by now
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     return (await session.exec(statement)).first()
 
 
@@ -92,12 +92,13 @@ async def pending_decisions(session: AsyncSession, *, limit: int,
     return list((await session.exec(statement.order_by(Decision.decided_at).limit(limit))).all())
 
 
-async def lock_expired_pending(session: AsyncSession, now: datetime,
-                               limit: int) -> list[Decision]:
-    """Pending decisions past their expiry; rows another sweeper holds are skipped."""
+async def expired_pending(session: AsyncSession, now: datetime,
+                          limit: int) -> list[uuid.UUID]:
+    """Ids of pending decisions past their expiry (the caller locks and re-checks each)."""
     return list((await session.exec(
-        select(Decision).where(Decision.status == PENDING_APPROVAL, Decision.expires_at <= now)
-        .order_by(Decision.expires_at).limit(limit).with_for_update(skip_locked=True))).all())
+        select(Decision.id).where(Decision.status == PENDING_APPROVAL,
+                                  Decision.expires_at <= now)
+        .order_by(Decision.expires_at).limit(limit))).all())
 
 
 async def mark_notified(session: AsyncSession, decision_id: uuid.UUID, at: datetime) -> None:
@@ -108,14 +109,6 @@ async def mark_notified(session: AsyncSession, decision_id: uuid.UUID, at: datet
                sa.or_(Decision.__table__.c.notified_at.is_(None),
                       Decision.__table__.c.notified_at > at))
         .values(notified_at=at))
-
-
-def set_case_status(case: Case, status: str) -> None:
-    case.status = status
-
-
-def close_case(case: Case) -> None:
-    case.status = DECIDED
 
 
 # --- appeals ------------------------------------------------------------------------------------
@@ -130,7 +123,7 @@ async def get_appeal(session: AsyncSession, appeal_id: uuid.UUID, *,
                      lock: bool = False) -> Appeal | None:
     statement = select(Appeal).where(Appeal.id == appeal_id)
     if lock:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     return (await session.exec(statement)).first()
 
 
@@ -141,11 +134,14 @@ async def open_appeals_on(session: AsyncSession, decision_id: uuid.UUID) -> list
 
 # --- strikes ------------------------------------------------------------------------------------
 
-async def active_strikes(session: AsyncSession, account_id: str, now: datetime) -> int:
-    return await session.scalar(
-        sa.select(sa.func.count()).select_from(_strikes).where(
-            _strikes.c.account_id == account_id, _strikes.c.removed_at.is_(None),
-            _strikes.c.expires_at > now)) or 0
+async def active_strikes(session: AsyncSession, account_id: str, now: datetime, *,
+                         excluding: uuid.UUID | None = None) -> int:
+    statement = sa.select(sa.func.count()).select_from(_strikes).where(
+        _strikes.c.account_id == account_id, _strikes.c.removed_at.is_(None),
+        _strikes.c.expires_at > now)
+    if excluding is not None:
+        statement = statement.where(_strikes.c.decision_id != excluding)
+    return await session.scalar(statement) or 0
 
 
 async def strikes_of(session: AsyncSession, account_id: str) -> list[Strike]:

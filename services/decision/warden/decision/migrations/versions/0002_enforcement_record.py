@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from warden.shared.apikeys.migration import create_api_clients_table, drop_api_clients_table
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -21,7 +23,7 @@ def upgrade() -> None:
     op.drop_table("decisions")
     op.drop_table("routed_cases")
     op.create_table(
-        "cases",
+        "routed_cases",
         sa.Column("case_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("subject", JSONB, nullable=False),
         sa.Column("policy_area", sa.Text, nullable=False),
@@ -56,6 +58,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.Text),
         sa.Column("approved_by", sa.Text),
         sa.Column("approval_note", sa.Text),
+        sa.Column("closed_by", sa.Text),
         sa.Column("required_skills", JSONB, nullable=False),
         sa.Column("report_ids", JSONB, nullable=False),
         sa.Column("channels", JSONB, nullable=False),
@@ -117,20 +120,22 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.Text, nullable=False),
         sa.Column("hash", sa.Text, nullable=False),
     )
+    create_api_clients_table(op)  # upstream systems that file appeals
     # Append-only: the service never updates or deletes audit rows; the database refuses
     # it too (a superuser can still, which is what verification is for).
     op.execute("""
         CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
+        BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$""")
+    op.execute("""
         CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
-            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
-    """)
+            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()""")
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER audit_log_append_only ON audit_log; "
-               "DROP FUNCTION audit_log_append_only();")
-    for table in ("audit_log", "strikes", "appeals", "decisions", "cases"):
+    drop_api_clients_table(op)
+    op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
+    op.execute("DROP FUNCTION audit_log_append_only()")
+    for table in ("audit_log", "strikes", "appeals", "decisions", "routed_cases"):
         op.drop_table(table)
     op.create_table(
         "routed_cases",
