@@ -225,8 +225,7 @@ async def claim(queue: str, reviewer: CurrentReviewer, rt: RuntimeDep, ctx: Rout
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         case = await service.claim_next(ctx, session, queue, reviewer,
-                                        lease_seconds=body.lease_seconds if body else None,
-                                        now=now)
+                                        lease_seconds=body.lease_seconds if body else None)
     if case is None:
         return Response(status_code=204)
     return claim_out(case, ctx, now)
@@ -250,7 +249,7 @@ async def release(case_id: uuid.UUID, reviewer: CurrentReviewer, rt: RuntimeDep,
     """Give the case back to its queue (the lease holder, or a lead)."""
     async with rt.sessions() as session, session.begin():
         case = await service.release(ctx, session, case_id, reviewer,
-                                     reason=body.reason if body else None, now=utcnow())
+                                     reason=body.reason if body else None)
     return CaseOut.of(case)
 
 
@@ -262,8 +261,7 @@ async def renew_lease(case_id: uuid.UUID, reviewer: CurrentReviewer, rt: Runtime
     now = utcnow()
     async with rt.sessions() as session, session.begin():
         case = await service.renew_lease(ctx, session, case_id, reviewer,
-                                         lease_seconds=body.lease_seconds if body else None,
-                                         now=now)
+                                         lease_seconds=body.lease_seconds if body else None)
     return claim_out(case, ctx, now)
 
 
@@ -274,7 +272,7 @@ async def transfer(case_id: uuid.UUID, body: TransferRequest, reviewer: CurrentR
     there unclaimed, keeping its due time and priority."""
     async with rt.sessions() as session, session.begin():
         case = await service.transfer(ctx, session, case_id, reviewer, to_queue=body.queue,
-                                      reason=body.reason, now=utcnow())
+                                      reason=body.reason)
     return CaseOut.of(case)
 
 
