@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     host: str = "127.0.0.1"
     port: int = 8000
+    # uvicorn worker processes on the one port (each with its own pool, relay and consumers).
+    workers: int = Field(1, ge=1)
     consumers_enabled: bool = True
     consumer_group: str | None = None
     consumer_max_attempts: int = Field(5, ge=1)
