@@ -1,16 +1,20 @@
-"""Notify benchmark: signing cost, and decisions.recorded -> signed webhook throughput and latency.
+"""Notify benchmark: signing cost, delivery throughput beside raw httpx posts, and
+decision -> signed webhook latency through Kafka.
 
 Runs against the local Kafka and a throwaway PostgreSQL database (created from
-``WARDEN_BENCH_POSTGRES_DSN`` and dropped afterwards), with the notify app in-process
-(real lifespan: consumer, outbox relay, delivery worker) and the project's own webhook
-receiver (which verifies every signature) served by uvicorn on a free loopback port.
+``WARDEN_BENCH_POSTGRES_DSN`` and dropped afterwards). The receiver is the project's own
+webhook receiver (it verifies every signature) in a separate process (uvicorn, one worker), so
+it does not share this process's CPU; its CPU use is read from ``/proc`` for each phase.
 
-Figures:
+Figures, all in one run and against the same receiver:
 * sign + verify per second, against a bare HMAC-SHA256 of the same bytes (ratio);
-* end to end: N decision events produced to Kafka -> N verified webhooks at the receiver,
-  throughput and latency (produce -> receipt) percentiles;
-* baseline: the same N bodies POSTed straight to the receiver by one httpx client at the
-  worker's concurrency (the ceiling for HTTP alone); ratio notify / baseline.
+* baseline: N signed bodies POSTed straight to the receiver by one httpx client at the
+  delivery worker's concurrency, with the CPU used by this process (the load generator) and by
+  the receiver: a generator well below one core is not what limits the figure;
+* deliveries: N notifications queued in PostgreSQL, then notify's delivery worker (lease,
+  sign, POST, record the attempt and the outcome event, publish it) sends them all;
+  deliveries/s and the ratio to the baseline, with the same CPU readings;
+* latency produce -> receipt, one decision at a time on an idle system.
 """
 
 from __future__ import annotations
@@ -36,12 +40,12 @@ for part in ("shared", "services/notify", "services/decision"):
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-import uvicorn  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
+from warden.notify import persistence  # noqa: E402
 from warden.notify.app import MIGRATIONS, create_app  # noqa: E402
-from warden.notify.domain import webhook_body  # noqa: E402
-from warden.notify.receiver import ReceiverSettings, create_receiver_app  # noqa: E402
+from warden.notify.delivery import DeliveryWorker  # noqa: E402
+from warden.notify.domain import references_of, webhook_body  # noqa: E402
 from warden.notify.settings import NotifySettings  # noqa: E402
 from warden.notify.signing import (  # noqa: E402
     generate_secret,
@@ -84,25 +88,60 @@ def bench_signing(n: int = 20_000) -> None:
           f"{both:,.0f}/s; ratio {both / raw:.2f} (ideal ~0.5)")
 
 
-class _InTaskServer(uvicorn.Server):
-    def capture_signals(self):
-        return contextlib.nullcontext()
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """Wall time and CPU used by this process and by the receiver over one phase."""
+
+    def __init__(self, receiver_pid: int) -> None:
+        self._receiver_pid = receiver_pid
+
+    def __enter__(self) -> CpuMeter:
+        self._wall = time.perf_counter()
+        self._own = time.process_time()
+        self._receiver = cpu_seconds(self._receiver_pid)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.own = (time.process_time() - self._own) / self.wall
+        self.receiver = (cpu_seconds(self._receiver_pid) - self._receiver) / self.wall
+
+    def describe(self, own: str) -> str:
+        return (f"CPU: {own} {self.own:.0%} of a core, receiver {self.receiver:.0%} of a core "
+                f"({os.cpu_count()} cores on this machine)")
 
 
 @contextlib.asynccontextmanager
-async def serve(app):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = _InTaskServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
+async def receiver_process():
+    """The project's webhook receiver as its own process; its log lines are discarded."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "WARDEN_RECEIVER_PORT": str(port), "WARDEN_NOTIFY_WEBHOOK_SECRET": SECRET,
+           "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("shared", "services/notify"))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "warden.notify.receiver", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks"
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{url}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        yield process.pid, f"{url}/webhooks"
     finally:
-        server.should_exit = True
-        await task
-        sock.close()
+        process.terminate()
+        await process.wait()
 
 
 def decision(i: int):
@@ -142,120 +181,106 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
 
-async def bench_end_to_end() -> tuple[float, int]:
-    received: dict[str, float] = {}
-    invalid = 0
-
-    def on_line(line: str) -> None:
-        nonlocal invalid
-        entry = json.loads(line)
-        if not entry["signature_valid"]:
-            invalid += 1
-        event_id = entry["summary"].get("event_id")
-        if event_id and event_id not in received:
-            received[event_id] = time.perf_counter()
-
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    await ensure_topics(KAFKA, [prefix + t for t in all_topics_with_dlq()], 3, 1)
-    db_name, url = await create_database()
-    receiver_app = create_receiver_app(ReceiverSettings(secret=SECRET), emit=on_line)
-    try:
-        async with serve(receiver_app) as receiver_url:
-            settings = NotifySettings(database_url=url, kafka_bootstrap=KAFKA, topic_prefix=prefix,
-                                      webhook_url=receiver_url, webhook_secret=SECRET,
-                                      log_level="WARNING")
-            app = create_app(settings)
-            async with app.router.lifespan_context(app):
-                events = [decision(i) for i in range(EVENTS)]
-                producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=5)
-                await producer.start()
-                sent_at: dict[str, float] = {}
-                started = time.perf_counter()
-                try:
-                    for event in events:
-                        sent_at[event.id] = time.perf_counter()
-                        await producer.send(settings.topic(topics.DECISIONS_RECORDED),
-                                            event.to_bytes(), key=event.subject.encode())
-                    await producer.flush()
-                finally:
-                    await producer.stop()
-                queued_at = None
-                deadline = time.perf_counter() + 90
-                while ((len(received) < EVENTS or queued_at is None)
-                       and time.perf_counter() < deadline):
-                    queued_now = await count_notifications(app)
-                    if queued_at is None and queued_now >= EVENTS:
-                        queued_at = time.perf_counter()
-                    await asyncio.sleep(0.05)
-                elapsed = max(received.values()) - started
-                delivered = len(received)
-                idle = await idle_latencies(settings, received)
-            latencies = [(received[e] - sent_at[e]) * 1000 for e in sent_at if e in received]
-            rate = delivered / elapsed
-            print(f"end to end: {delivered}/{EVENTS} decisions -> verified webhooks in "
-                  f"{elapsed:.2f}s = {rate:,.0f} webhooks/s; invalid signatures: {invalid}")
-            if queued_at is not None:
-                queued_s = queued_at - started
-                print(f"  of which consuming into notifications: {EVENTS / queued_s:,.0f} events/s"
-                      f" (all {EVENTS} queued after {queued_s:.2f}s; the consumer sets the pace)")
-            print(f"latency produce->receipt under a burst of {EVENTS}, ms: p50 "
-                  f"{percentile(latencies, 50):.0f}, p95 {percentile(latencies, 95):.0f}, "
-                  f"max {max(latencies):.0f}")
-            print(f"latency produce->receipt one at a time (idle system, {len(idle)} events), ms: "
-                  f"p50 {percentile(idle, 50):.0f}, max {max(idle):.0f}")
-            baseline = await bench_raw_posts(receiver_url, settings.delivery_batch_size)
-            print(f"baseline: raw signed POSTs to the same receiver, concurrency "
-                  f"{settings.delivery_batch_size}: {baseline:,.0f}/s; notify / baseline = "
-                  f"{rate / baseline:.2f}")
-        return rate, delivered
-    finally:
-        await drop_database(db_name)
-
-
-async def count_notifications(app) -> int:
-    async with app.state.runtime.engine.connect() as conn:
-        return await conn.scalar(sa.text("SELECT count(*) FROM notifications"))
-
-
-async def idle_latencies(settings: NotifySettings, received: dict[str, float],
-                         n: int = 15) -> list[float]:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
-    await producer.start()
-    latencies = []
-    try:
-        for i in range(n):
-            event = decision(EVENTS + i)
-            started = time.perf_counter()
-            await producer.send_and_wait(settings.topic(topics.DECISIONS_RECORDED),
-                                         event.to_bytes(), key=event.subject.encode())
-            while event.id not in received and time.perf_counter() - started < 10:
-                await asyncio.sleep(0.002)
-            if event.id in received:
-                latencies.append((received[event.id] - started) * 1000)
-    finally:
-        await producer.stop()
-    return latencies
-
-
-async def bench_raw_posts(url: str, concurrency: int) -> float:
+async def bench_raw_posts(url: str, concurrency: int, receiver_pid: int) -> float:
+    """The ceiling for HTTP alone: signed POSTs, ``concurrency`` in flight at a time."""
     body = webhook_body(uuid.uuid4(), decision(0)).encode()
     async with httpx.AsyncClient(timeout=10) as client:
         async def post(i: int) -> None:
-            await client.post(url, content=body,
-                              headers=signature_headers(SECRET, f"raw-{i}", int(time.time()),
-                                                        body))
+            response = await client.post(url, content=body, headers=signature_headers(
+                SECRET, f"raw-{i}", int(time.time()), body))
+            response.raise_for_status()
 
-        started = time.perf_counter()
-        for batch in range(0, EVENTS, concurrency):
-            await asyncio.gather(*(post(i) for i in range(batch, min(EVENTS, batch + concurrency))))
-        return EVENTS / (time.perf_counter() - started)
+        await asyncio.gather(*(post(i) for i in range(concurrency)))  # connections warm
+        with CpuMeter(receiver_pid) as meter:
+            for batch in range(0, EVENTS, concurrency):
+                await asyncio.gather(*(post(i) for i in
+                                       range(batch, min(EVENTS, batch + concurrency))))
+    rate = EVENTS / meter.wall
+    print(f"baseline: {EVENTS} raw signed httpx POSTs to the receiver, concurrency "
+          f"{concurrency}: {rate:,.0f}/s; {meter.describe('load generator (httpx)')}")
+    return rate
+
+
+async def count(app, status: str | None = None) -> int:
+    query = "SELECT count(*) FROM notifications" + (" WHERE status = :s" if status else "")
+    async with app.state.runtime.engine.connect() as conn:
+        return await conn.scalar(sa.text(query), {"s": status} if status else {})
+
+
+async def bench_delivery(settings: NotifySettings, receiver_pid: int) -> tuple[float, int]:
+    """N notifications queued in the database, then the delivery worker sends them all."""
+    app = create_app(settings.model_copy(update={"delivery_enabled": False}))
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        async with runtime.sessions() as session, session.begin():
+            [endpoint] = await persistence.list_endpoints(session)
+            for i in range(EVENTS):
+                event = decision(i)
+                await persistence.create_notifications(
+                    session, event, references_of(event, event.payload()), [endpoint],
+                    now=datetime.now(UTC))
+        worker = DeliveryWorker(settings=settings, sessions=runtime.sessions,
+                                outbox=runtime.outbox)
+        with CpuMeter(receiver_pid) as meter:
+            await worker.start()
+            try:
+                deadline = time.perf_counter() + 120
+                while await count(app, "delivered") < EVENTS and time.perf_counter() < deadline:
+                    await asyncio.sleep(0.02)
+            finally:
+                await worker.stop()
+        delivered = await count(app, "delivered")
+    rate = delivered / meter.wall
+    print(f"deliveries: {delivered}/{EVENTS} queued notifications delivered (leased, signed, "
+          f"POSTed, attempt and outcome event recorded) in {meter.wall:.2f}s = {rate:,.0f}/s; "
+          f"{meter.describe('notify (this process)')}")
+    return rate, delivered
+
+
+async def bench_latency(settings: NotifySettings, n: int = 15) -> list[float]:
+    """Produce one decision at a time, wait for its delivery: Kafka + consumer + delivery."""
+    app = create_app(settings)
+    latencies: list[float] = []
+    async with app.router.lifespan_context(app):
+        producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all")
+        await producer.start()
+        try:
+            for i in range(n):
+                before = await count(app, "delivered")
+                event = decision(EVENTS + i)
+                started = time.perf_counter()
+                await producer.send_and_wait(settings.topic(topics.DECISIONS_RECORDED),
+                                             event.to_bytes(), key=event.subject.encode())
+                while await count(app, "delivered") <= before \
+                        and time.perf_counter() - started < 10:
+                    await asyncio.sleep(0.002)
+                latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            await producer.stop()
+    print(f"latency produce -> delivered, one decision at a time ({n}), ms: "
+          f"p50 {percentile(latencies, 50):.0f}, max {max(latencies):.0f}")
+    return latencies
 
 
 async def main() -> int:
     bench_signing()
-    _, delivered = await bench_end_to_end()
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    await ensure_topics(KAFKA, [prefix + t for t in all_topics_with_dlq()], 3, 1)
+    db_name, url = await create_database()
+    try:
+        async with receiver_process() as (receiver_pid, receiver_url):
+            settings = NotifySettings(database_url=url, kafka_bootstrap=KAFKA,
+                                      topic_prefix=prefix, webhook_url=receiver_url,
+                                      webhook_secret=SECRET, smtp_url="", log_level="WARNING")
+            baseline = await bench_raw_posts(receiver_url, settings.delivery_batch_size,
+                                             receiver_pid)
+            rate, delivered = await bench_delivery(settings, receiver_pid)
+            print(f"notify deliveries / raw httpx posts = {rate / baseline:.2f}")
+            await bench_latency(settings)
+    finally:
+        await drop_database(db_name)
     if delivered != EVENTS:
-        print(f"only {delivered} of {EVENTS} webhooks arrived")
+        print(f"only {delivered} of {EVENTS} notifications were delivered")
         return 1
     print("BENCH notify ok")
     return 0

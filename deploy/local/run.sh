@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: the whole system on this machine.
 # Kafka + PostgreSQL (reused if already up), migrations, topics, the four services and a
-# webhook receiver that logs what notify sends. Ctrl-C stops what this run started.
+# webhook receiver and an SMTP sink that log what notify sends. Ctrl-C stops what this run started.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
@@ -13,6 +13,8 @@ export WARDEN_INTAKE_DEV_API_KEY="${WARDEN_INTAKE_DEV_API_KEY:-dev-intake-key}"
 export WARDEN_DECISION_DEV_API_KEY="${WARDEN_DECISION_DEV_API_KEY:-dev-decision-key}"
 export WARDEN_RECEIVER_PORT="${WARDEN_RECEIVER_PORT:-8099}"
 export WARDEN_NOTIFY_WEBHOOK_URL="${WARDEN_NOTIFY_WEBHOOK_URL:-http://127.0.0.1:${WARDEN_RECEIVER_PORT}/webhooks}"
+export WARDEN_SMTP_SINK_PORT="${WARDEN_SMTP_SINK_PORT:-8025}"
+export WARDEN_NOTIFY_SMTP_URL="${WARDEN_NOTIFY_SMTP_URL:-smtp://127.0.0.1:${WARDEN_SMTP_SINK_PORT}}"
 export WARDEN_LOG_JSON="${WARDEN_LOG_JSON:-true}"
 
 infra_started=()
@@ -47,6 +49,7 @@ start() {  # name, module
 
 echo "==> starting services (logs in $logs)"
 start receiver warden.notify.receiver
+start smtp warden.notify.smtp_sink
 start intake warden.intake
 start routing warden.routing
 start decision warden.decision
@@ -70,6 +73,7 @@ Warden is running:
   decision  http://127.0.0.1:8003   (appeals: X-API-Key: $WARDEN_DECISION_DEV_API_KEY)
   notify    http://127.0.0.1:8004
   receiver  $WARDEN_NOTIFY_WEBHOOK_URL   (logs every signed webhook it gets)
+  smtp      $WARDEN_NOTIFY_SMTP_URL   (SMTP sink: logs every email notify sends)
   Kafka     ${WARDEN_KAFKA_BOOTSTRAP:-127.0.0.1:9092}    PostgreSQL 127.0.0.1:${PGPORT_WARDEN:-54320}
 Walkthrough with curl: README.md. Ctrl-C stops everything.
 

@@ -110,6 +110,7 @@ def service_env(name: str, *, database_url: str, port: int, kafka: str, topic_pr
         "WARDEN_DECISION_DEV_API_KEY": DEV_APPEALS_KEY,
         "WARDEN_NOTIFY_WEBHOOK_URL": receiver_url,
         "WARDEN_NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WARDEN_NOTIFY_SMTP_URL": "",  # every notice of these tests goes by webhook
         "WARDEN_NOTIFY_DELIVERY_POLL_INTERVAL_S": "0.5",
         "PYTHONUNBUFFERED": "1",
     }

@@ -44,12 +44,13 @@ class _InTaskServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serving(app, lifespan: str = "auto") -> AsyncIterator[str]:
-    """The app under uvicorn on a free loopback port (real sockets, and its lifespan unless
-    ``lifespan="off"``); yields its base URL."""
+async def serving(app, lifespan: str = "auto", port: int = 0) -> AsyncIterator[str]:
+    """The app under uvicorn on a free loopback port (or ``port``: a receiver coming back
+    where it was), with real sockets and its lifespan unless ``lifespan="off"``; yields its
+    base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     server = _InTaskServer(uvicorn.Config(app, log_config=None, access_log=False,
                                           lifespan=lifespan))
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -33,3 +33,15 @@ def test_a_secret_not_in_whsec_format_is_refused(monkeypatch):
 def test_lease_must_outlast_the_request_timeout():
     with pytest.raises(ValidationError, match="delivery_lease_s"):
         NotifySettings(delivery_timeout_s=30, delivery_lease_s=30)
+
+
+@pytest.mark.parametrize(("variable", "value", "named"), [
+    ("WARDEN_NOTIFY_WEBHOOK_URL", "http://127.0.0.1:99999/hooks", "WARDEN_NOTIFY_WEBHOOK_URL"),
+    ("WARDEN_NOTIFY_SMTP_URL", "http://mail.example", "WARDEN_NOTIFY_SMTP_URL"),
+    ("WARDEN_NOTIFY_TDB_URL", "https://transparency.example", "WARDEN_NOTIFY_TDB_TOKEN"),
+])
+def test_bad_endpoints_in_the_environment_stop_the_start_naming_the_variable(
+        monkeypatch, variable, value, named):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=named):
+        NotifySettings()

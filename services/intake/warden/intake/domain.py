@@ -281,7 +281,8 @@ def _regulator(order: RegulatorOrder, received_at: datetime) -> Canonical:
     legal = LegalReference(issuing_authority=order.authority.name, legal_basis=order.legal_basis,
                            order_reference=order.order_reference,
                            deadline=order_deadline(order, received_at),
-                           order_type=order.order_type.value)
+                           order_type=order.order_type.value,
+                           authority_country=order.authority.country)
     return Canonical(
         category=category, category_field="category",
         reporter=Reporter(kind=Channel.REGULATOR, id=order.authority.name,

@@ -128,7 +128,8 @@ async def record_notification(session: AsyncSession,
     Receipts and failed deliveries do not: the reporter has not been told the outcome.
     """
     if (not delivered.report_ids or delivered.status != "delivered"
-            or delivered.source_event_type not in (DECISION_RECORDED_V1, DECISION_RECORDED_V2)):
+            or delivered.source_event_type not in (DECISION_RECORDED_V1, DECISION_RECORDED_V2)
+            or delivered.audience not in (None, "reporter")):
         return 0
     result = await session.execute(
         sa.update(_reports)

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from warden.notify import persistence
 from warden.notify.delivery import DeliveryWorker
-from warden.notify.domain import DEFAULT_EVENT_TYPES, references_of
+from warden.notify.domain import DEFAULT_EVENT_TYPES, EndpointKind, references_of
+from warden.notify.notices import Audience
+from warden.notify.service import NotifyService
 from warden.notify.settings import NotifySettings
+from warden.notify.templates import TemplateCatalogue
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery
 from warden.shared.contracts import topics
+from warden.shared.contracts.events import CASE_ROUTED_V1, REPORT_NORMALIZED_V1
 from warden.shared.db import transaction
 from warden.shared.observability import get_logger
 
 log = get_logger(__name__)
 
+EMAIL_ENDPOINT = "configured-email"
+TRANSPARENCY_ENDPOINT = "transparency-database"
+
 
 async def on_notifiable_event(delivery: Delivery) -> None:
-    """Queue the event for every subscribed endpoint, in the consumer's inbox transaction.
-
-    The notifications commit together with the inbox record, so an accepted event is never
-    lost and a redelivered one never queued twice; the commit wakes the delivery workers.
-    """
+    """Queue the raw event for every endpoint subscribed to its type (downstream tools)."""
     event = delivery.event
     endpoints = await persistence.subscribed_endpoints(delivery.session, event.type)
     created = await persistence.create_notifications(
@@ -32,26 +35,59 @@ async def on_notifiable_event(delivery: Delivery) -> None:
              endpoints=len(endpoints))
 
 
-async def configure_endpoint_from_settings(runtime: Runtime) -> None:
-    """The endpoint given in the environment is kept in ``endpoints`` (an empty URL disables it)."""
+def handlers(service: NotifyService) -> tuple:
+    async def on_report(delivery: Delivery) -> None:
+        await service.on_report(delivery.session, delivery.event, delivery.payload)
+
+    async def on_case_routed(delivery: Delivery) -> None:
+        await service.on_case_routed(delivery.session, delivery.event, delivery.payload)
+
+    async def on_decision(delivery: Delivery) -> None:
+        await on_notifiable_event(delivery)
+        await service.on_decision(delivery.session, delivery.event, delivery.payload)
+
+    return on_report, on_case_routed, on_decision
+
+
+async def configure_endpoints_from_settings(runtime: Runtime) -> None:
+    """The endpoints given in the environment are kept in ``endpoints`` (an empty URL
+    disables one): the messaging webhook, the SMTP relay, the Transparency Database."""
     settings: NotifySettings = runtime.settings  # type: ignore[assignment]
     now = datetime.now(UTC)
+    overlap = timedelta(seconds=settings.secret_rotation_overlap_s)
+    configured = (
+        (persistence.CONFIGURED_ENDPOINT, settings.webhook_url, settings.webhook_secret,
+         EndpointKind.WEBHOOK, list(DEFAULT_EVENT_TYPES), settings.webhook_audiences),
+        (EMAIL_ENDPOINT, settings.smtp_url, "-", EndpointKind.EMAIL, [],
+         settings.email_audiences),
+        (TRANSPARENCY_ENDPOINT, settings.tdb_url, settings.tdb_token,
+         EndpointKind.TRANSPARENCY_DB, [], [Audience.TRANSPARENCY_DB.value]),
+    )
     async with transaction(runtime.sessions) as session:
-        if settings.webhook_url:
-            await persistence.upsert_endpoint(
-                session, name=persistence.CONFIGURED_ENDPOINT, url=settings.webhook_url,
-                secret=settings.webhook_secret, event_types=list(DEFAULT_EVENT_TYPES), now=now)
-        else:
-            await persistence.disable_endpoint_named(session, persistence.CONFIGURED_ENDPOINT,
-                                                     now=now)
+        for name, url, secret, kind, event_types, audiences in configured:
+            if url:
+                await persistence.upsert_endpoint(
+                    session, name=name, url=url, secret=secret, event_types=event_types,
+                    kind=kind, audiences=audiences, now=now, rotation_overlap=overlap)
+            else:
+                await persistence.disable_endpoint_named(session, name, now=now)
 
 
 async def wire(runtime: Runtime) -> None:
     settings: NotifySettings = runtime.settings  # type: ignore[assignment]
-    await configure_endpoint_from_settings(runtime)
+    # Broken templates stop the start-up with the locale and notice at fault.
+    service = NotifyService(templates=TemplateCatalogue.load())
+    runtime.extras["service"] = service
+    await configure_endpoints_from_settings(runtime)
+    on_report, on_case_routed, on_decision = handlers(service)
+    runtime.consumers.append(runtime.consumer(
+        "reports", [topics.REPORTS_NORMALIZED], {REPORT_NORMALIZED_V1: on_report}))
+    # Its own consumer: an authority's receipt never waits behind a backlog of reports.
+    runtime.consumers.append(runtime.consumer(
+        "cases", [topics.CASES_ROUTED], {CASE_ROUTED_V1: on_case_routed}))
     runtime.consumers.append(runtime.consumer(
         "decisions", [topics.DECISIONS_RECORDED],
-        {event_type: on_notifiable_event for event_type in DEFAULT_EVENT_TYPES}))
+        {event_type: on_decision for event_type in DEFAULT_EVENT_TYPES}))
     if settings.delivery_enabled:
         worker = DeliveryWorker(settings=settings, sessions=runtime.sessions,
                                 outbox=runtime.outbox)

@@ -1,4 +1,5 @@
-"""The delivery worker: sends pending notifications as signed webhooks and records every attempt.
+"""The delivery worker: sends pending notifications (webhooks, emails, Transparency Database
+batches) and records every attempt.
 
 Each round it leases a batch of due notifications (``FOR UPDATE SKIP LOCKED``, so replicas
 never take the same one), commits, POSTs them concurrently outside any transaction, then
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -24,20 +24,31 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.notify import persistence
+from warden.notify.channels import (
+    USER_AGENT,
+    EmailChannel,
+    TransparencyDatabaseChannel,
+    WebhookChannel,
+)
 from warden.notify.domain import (
     AttemptResult,
+    CircuitPolicy,
+    EndpointKind,
     NotificationStatus,
     RetryPolicy,
+    Verdict,
     after_attempt,
-    describe_failure,
     outcome_event,
     references_of_notification,
 )
 from warden.notify.models import DeliveryAttempt
 from warden.notify.settings import NotifySettings
-from warden.notify.signing import signature_headers
 from warden.shared.bus.outbox import Outbox
-from warden.shared.contracts.events import NOTIFICATION_DELIVERED_V1
+from warden.shared.contracts.events import (
+    NOTIFICATION_DEAD_V1,
+    NOTIFICATION_DELIVERED_V1,
+    NotificationDeadV1,
+)
 from warden.shared.db import asyncpg_dsn
 from warden.shared.observability import correlation_id_var, get_logger
 
@@ -50,7 +61,6 @@ WEBHOOK_ATTEMPTS = Counter(
 WEBHOOK_SECONDS = Histogram(
     "warden_webhook_request_seconds", "Duration of one webhook POST", ["service"],
 )
-USER_AGENT = "Warden-Webhooks/1.0"
 
 
 def _utcnow() -> datetime:
@@ -68,7 +78,14 @@ class DeliveryWorker:
                                    backoff_initial_s=settings.delivery_backoff_initial_s,
                                    backoff_max_s=settings.delivery_backoff_max_s)
         self._wake = asyncio.Event()
+        self._circuit = CircuitPolicy(threshold=settings.circuit_failure_threshold,
+                                      open_s=settings.circuit_open_s,
+                                      max_open_s=settings.circuit_max_open_s)
         self._client: httpx.AsyncClient | None = None
+        self._webhooks: WebhookChannel | None = None
+        self._email = EmailChannel(sender=settings.email_from,
+                                   timeout_s=settings.delivery_timeout_s)
+        self._tdb: TransparencyDatabaseChannel | None = None
         self._listener: asyncpg.Connection | None = None
         self._task: asyncio.Task | None = None
         self._in_flight: dict[uuid.UUID, tuple[persistence.Claim, datetime]] = {}
@@ -83,6 +100,9 @@ class DeliveryWorker:
             follow_redirects=False,  # a redirect is not a delivery; the operator fixes the URL
             headers={"user-agent": USER_AGENT},
         )
+        self._webhooks = WebhookChannel(self._client)
+        self._tdb = TransparencyDatabaseChannel(self._client,
+                                                min_interval_s=self._settings.tdb_min_interval_s)
         await self._listen()
         self._task = asyncio.create_task(self._run(), name="notify-delivery")
 
@@ -140,13 +160,27 @@ class DeliveryWorker:
         return min(ceiling, max(0.0, (due - _utcnow()).total_seconds()))
 
     async def deliver_due(self) -> int:
-        """One round: lease what is due, send it all, record the outcomes. Returns how many."""
+        """One round: lease what is due, send it all, record the outcomes. Returns how many.
+
+        Webhooks and emails are leased highest priority first; Transparency Database
+        statements separately, up to one full batch per endpoint, because they go out
+        together in one request.
+        """
         lease = timedelta(seconds=self._settings.delivery_lease_s)
         async with self._sessions() as session, session.begin():
-            claims = await persistence.claim_due(session, limit=self._settings.delivery_batch_size,
-                                                 now=_utcnow(), lease=lease)
-        await asyncio.gather(*(self._deliver(claim) for claim in claims))
-        return len(claims)
+            now = _utcnow()
+            claims = await persistence.claim_due(
+                session, limit=self._settings.delivery_batch_size, now=now, lease=lease)
+            statements = await persistence.claim_due(
+                session, limit=self._settings.tdb_batch_size, now=now, lease=lease,
+                kinds=(EndpointKind.TRANSPARENCY_DB.value,)) \
+                if self._settings.tdb_batch_size else []
+        batches: dict = {}
+        for claim in statements:
+            batches.setdefault(claim.endpoint_id, []).append(claim)
+        await asyncio.gather(*(self._deliver(claim) for claim in claims),
+                             *(self._deliver_batch(batch) for batch in batches.values()))
+        return len(claims) + len(statements)
 
     async def _deliver(self, claim: persistence.Claim) -> None:
         self._in_flight[claim.notification_id] = (claim, _utcnow())
@@ -157,6 +191,22 @@ class DeliveryWorker:
             log.warning("delivery_record_failed", notification_id=str(claim.notification_id),
                         error=repr(exc))
         del self._in_flight[claim.notification_id]
+
+    async def _deliver_batch(self, claims: list[persistence.Claim]) -> None:
+        started_at = _utcnow()
+        for claim in claims:
+            self._in_flight[claim.notification_id] = (claim, started_at)
+        results = await self._tdb.send_batch(claims)
+        failed = any(r.verdict is Verdict.RETRY for r in results.values())
+        for index, claim in enumerate(claims):
+            try:
+                # The endpoint's health is one request's outcome, not a hundred.
+                await self.record(claim, results[claim.notification_id],
+                                  health=index == 0, failed_request=failed)
+            except Exception as exc:  # noqa: BLE001 - the lease expires and it is retried
+                log.warning("delivery_record_failed",
+                            notification_id=str(claim.notification_id), error=repr(exc))
+            self._in_flight.pop(claim.notification_id, None)
 
     async def _release_in_flight(self) -> None:
         """POSTs cut short by a shutdown: keep a trace of each and make it due again at once,
@@ -178,32 +228,24 @@ class DeliveryWorker:
                             notification_id=str(claim.notification_id), error=repr(exc))
 
     async def post(self, claim: persistence.Claim) -> AttemptResult:
-        assert self._client is not None, "start() the worker first"
-        body = claim.body.encode()
-        headers = signature_headers(claim.secret, str(claim.notification_id), int(time.time()),
-                                    body)
-        headers["content-type"] = "application/json"
-        started_at, started = _utcnow(), time.perf_counter()
-        status_code, error = None, None
-        try:
-            response = await self._client.post(claim.url, content=body, headers=headers)
-            status_code = response.status_code
-        except httpx.HTTPError as exc:
-            error = exc
-        elapsed = time.perf_counter() - started
-        WEBHOOK_SECONDS.labels(self._settings.service_name).observe(elapsed)
-        return AttemptResult(started_at=started_at, duration_ms=round(elapsed * 1000, 3),
-                             status_code=status_code, error=describe_failure(status_code, error))
+        assert self._webhooks is not None, "start() the worker first"
+        channel = self._email if claim.kind == EndpointKind.EMAIL.value else self._webhooks
+        result = await channel.send(claim)
+        WEBHOOK_SECONDS.labels(self._settings.service_name).observe(result.duration_ms / 1000)
+        return result
 
-    async def record(self, claim: persistence.Claim, result: AttemptResult) -> None:
+    async def record(self, claim: persistence.Claim, result: AttemptResult, *,
+                     health: bool = True, failed_request: bool | None = None) -> None:
         """Store the attempt and, if this worker still holds the lease, its consequence."""
         token = correlation_id_var.set(claim.correlation_id)
         try:
-            await self._record_in_context(claim, result)
+            await self._record_in_context(claim, result, health=health,
+                                          failed_request=failed_request)
         finally:
             correlation_id_var.reset(token)
 
-    async def _record_in_context(self, claim: persistence.Claim, result: AttemptResult) -> None:
+    async def _record_in_context(self, claim: persistence.Claim, result: AttemptResult, *,
+                                 health: bool, failed_request: bool | None) -> None:
         now = _utcnow()
         async with self._sessions() as session, session.begin():
             notification = await persistence.lock_notification(session, claim.notification_id)
@@ -212,6 +254,20 @@ class DeliveryWorker:
             notification.attempts += 1
             notification.last_status_code = result.status_code
             notification.last_error = result.error
+            if result.response is not None:
+                notification.last_response = result.response
+            verdict = result.verdict
+            failed = verdict is Verdict.RETRY if failed_request is None else failed_request
+            healthy_still = not failed and verdict is not Verdict.GONE \
+                and claim.endpoint_failures == 0
+            if health and claim.endpoint_id is not None and not healthy_still:
+                gone = (f"the receiver answered 410 Gone at {now.isoformat()}"
+                        if verdict is Verdict.GONE else None)
+                await persistence.record_endpoint_health(
+                    session, claim.endpoint_id, now=now, circuit=self._circuit, gone_reason=gone,
+                    failed=failed)
+                if gone:
+                    log.warning("endpoint_disabled", endpoint=claim.endpoint_name, reason=gone)
             if notification.claim_token != claim.token:
                 # Our lease ran out and another worker took over: keep the attempt, not the verdict.
                 outcome = "superseded"
@@ -237,11 +293,28 @@ class DeliveryWorker:
 
     async def _emit_outcome(self, session: AsyncSession, claim: persistence.Claim,
                             notification, now: datetime) -> None:
+        """``notifications.delivered`` for every finished notification (intake learns when a
+        reporter was told); a dead one also goes to ``notifications.dlq`` for an operator."""
         refs = references_of_notification(notification)
+        status = NotificationStatus(notification.status)
         payload = outcome_event(
             notification_id=notification.id, source_event_id=notification.source_event_id,
             source_event_type=notification.source_event_type, endpoint_name=claim.endpoint_name,
-            endpoint_url=claim.url, status=NotificationStatus(notification.status),
-            attempts=notification.attempts, finished_at=now, refs=refs)
+            endpoint_url=claim.url, status=status,
+            attempts=notification.attempts, finished_at=now, refs=refs,
+            audience=notification.audience, notice=notification.notice,
+            channel=notification.channel)
         await self._outbox.emit(session, type=NOTIFICATION_DELIVERED_V1, key=refs.subject_id,
                                 payload=payload)
+        if status is NotificationStatus.DEAD:
+            await self._outbox.emit(session, type=NOTIFICATION_DEAD_V1, key=refs.subject_id,
+                                    payload=NotificationDeadV1(
+                notification_id=notification.id,
+                source_event_id=notification.source_event_id,
+                source_event_type=notification.source_event_type,
+                audience=notification.audience, notice=notification.notice,
+                channel=notification.channel, endpoint_name=claim.endpoint_name,
+                attempts=notification.attempts,
+                reason=notification.last_error or "gave up", died_at=now,
+                case_id=refs.case_id, decision_id=refs.decision_id,
+                report_ids=refs.report_ids))

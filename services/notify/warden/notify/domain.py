@@ -26,6 +26,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from warden.notify.notices import Notice
+from warden.notify.templates import Rendered
 from warden.shared.backoff import backoff_delay
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.contracts.events import (
@@ -59,18 +61,50 @@ class RetryPolicy:
                              maximum=self.backoff_max_s, rng=rng)
 
 
+class Verdict(StrEnum):
+    """What an attempt's answer means for the notification."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"          # try again later (5xx, 429, timeouts, refused connections)
+    PERMANENT = "permanent"  # the receiver refuses this message for good: dead at once
+    GONE = "gone"            # 410: the endpoint is gone; it is disabled, the message is dead
+
+
+# A 4xx means the receiver refuses this request; sending the same bytes again cannot help —
+# except these, which say "later" or may be fixed on the receiver's side (its secret, its
+# authorisation) without a change on ours.
+RETRYABLE_4XX = frozenset({401, 403, 404, 408, 409, 423, 425, 429})
+
+
 @dataclass(frozen=True)
 class AttemptResult:
-    """What one POST to a receiver came to."""
+    """What one POST (or SMTP transaction) came to."""
 
     started_at: datetime
     duration_ms: float
     status_code: int | None = None
     error: str | None = None
+    response: dict | None = None  # kept for an operator (e.g. the database's 422 errors)
+    verdict_override: Verdict | None = None
 
     @property
     def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+        return self.verdict is Verdict.DELIVERED
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.verdict_override is not None:
+            return self.verdict_override
+        code = self.status_code
+        if code is None:
+            return Verdict.RETRY
+        if 200 <= code < 300:
+            return Verdict.DELIVERED
+        if code == 410:
+            return Verdict.GONE
+        if 400 <= code < 500 and code not in RETRYABLE_4XX:
+            return Verdict.PERMANENT
+        return Verdict.RETRY
 
 
 @dataclass(frozen=True)
@@ -85,14 +119,16 @@ class Transition:
 
 def after_attempt(result: AttemptResult, *, attempt_in_round: int, policy: RetryPolicy,
                   now: datetime, rng: random.Random | None = None) -> Transition:
-    """Delivered on a 2xx; otherwise retried after a jittered backoff until the budget is spent.
+    """Delivered on a 2xx; dead on a permanent refusal; otherwise retried after a jittered
+    backoff until the budget is spent.
 
     ``attempt_in_round`` counts attempts since the notification was created or last redelivered
     by an operator (1-based, including this one).
     """
-    if result.succeeded:
+    verdict = result.verdict
+    if verdict is Verdict.DELIVERED:
         return Transition(NotificationStatus.DELIVERED, None)
-    if attempt_in_round >= policy.max_attempts:
+    if verdict in (Verdict.PERMANENT, Verdict.GONE) or attempt_in_round >= policy.max_attempts:
         return Transition(NotificationStatus.DEAD, None)
     delay = policy.delay(attempt_in_round, rng)
     return Transition(NotificationStatus.PENDING, now + timedelta(seconds=delay))
@@ -129,6 +165,36 @@ def webhook_body(notification_id: uuid.UUID, event: CloudEvent) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
+def notice_webhook_body(notification_id: uuid.UUID, notice: Notice, rendered: Rendered,
+                        source: CloudEvent) -> str:
+    """A notice for a person, sent to the platform's messaging endpoint (or an authority's,
+    a referral body's): the rendered message and the structured facts it was written from.
+
+    ``data`` holds only what this audience may see: the affected user never gets the
+    reporter's identity, the reporter never gets the facts written for the affected user.
+    """
+    document = {
+        "type": f"warden.notice.{notice.kind.value}.v1",
+        "timestamp": source.time.isoformat().replace("+00:00", "Z"),
+        "notification_id": str(notification_id),
+        "audience": notice.audience.value,
+        "notice": notice.kind.value,
+        "recipient": notice.recipient,
+        "locale": rendered.locale,
+        "message": {"subject": rendered.subject, "text": rendered.text},
+        "data": notice.context,
+        "source_event": {"id": source.id, "type": source.type},
+    }
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def email_body(notice: Notice, rendered: Rendered) -> str:
+    """What the email channel sends (kept as JSON so every retry sends the same message)."""
+    return json.dumps({"to": notice.email, "subject": rendered.subject, "text": rendered.text,
+                       "html": rendered.html, "locale": rendered.locale,
+                       "notice": notice.kind.value}, ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class References:
     """The identifiers a notification is about, kept as columns for search and for the outcome."""
@@ -157,25 +223,81 @@ def references_of_notification(notification: Any) -> References:
 
 def outcome_event(*, notification_id: uuid.UUID, source_event_id: str, source_event_type: str,
                   endpoint_name: str, endpoint_url: str, status: NotificationStatus,
-                  attempts: int, finished_at: datetime, refs: References
-                  ) -> NotificationDeliveredV1:
+                  attempts: int, finished_at: datetime, refs: References,
+                  audience: str | None = None, notice: str | None = None,
+                  channel: str | None = None) -> NotificationDeliveredV1:
     if status not in FINISHED:
         raise ValueError(f"a notification that is {status} has no outcome yet")
     return NotificationDeliveredV1(
         notification_id=notification_id, source_event_id=source_event_id,
         source_event_type=source_event_type, recipient=endpoint_name, endpoint_url=endpoint_url,
         status=status.value, attempts=attempts, finished_at=finished_at, case_id=refs.case_id,
-        decision_id=refs.decision_id, report_ids=refs.report_ids,
+        decision_id=refs.decision_id, report_ids=refs.report_ids, audience=audience,
+        notice=notice, channel=channel,
     )
 
 
-def validate_endpoint_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("an endpoint URL is an absolute http(s) URL",
-                           errors=[{"field": "body.url", "type": "url",
-                                    "message": "must be an absolute http or https URL"}])
+@dataclass(frozen=True)
+class CircuitPolicy:
+    """After ``threshold`` failed attempts in a row an endpoint is left alone for a cool-down
+    (doubling while it keeps failing, up to ``max_open_s``); its notifications wait, unspent."""
+
+    threshold: int = 5
+    open_s: float = 30.0
+    max_open_s: float = 600.0
+
+    def open_until(self, consecutive_failures: int, now: datetime) -> datetime | None:
+        if consecutive_failures < self.threshold:
+            return None
+        doublings = min(consecutive_failures - self.threshold, 10)
+        return now + timedelta(seconds=min(self.max_open_s, self.open_s * 2 ** doublings))
+
+
+class EndpointKind(StrEnum):
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+    TRANSPARENCY_DB = "transparency_db"
+
+
+SCHEMES = {EndpointKind.WEBHOOK: ("http", "https"), EndpointKind.EMAIL: ("smtp", "smtps"),
+           EndpointKind.TRANSPARENCY_DB: ("http", "https")}
+
+
+def _url_problem(url: str, kind: EndpointKind) -> str | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of 0..65535
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parts.scheme not in SCHEMES[kind]:
+        return f"the scheme must be one of {list(SCHEMES[kind])} for a {kind.value} endpoint"
+    if not parts.hostname:
+        return "the URL needs a host"
+    if port == 0:
+        return "port 0 is not a port one can connect to"
+    if parts.username is not None or parts.password is not None:
+        return "credentials do not belong in the URL (a webhook is signed with its secret)"
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return "the URL contains whitespace or control characters"
+    return None
+
+
+def validate_endpoint_url(url: str, kind: EndpointKind = EndpointKind.WEBHOOK,
+                          field: str = "body.url") -> str:
+    problem = _url_problem(url, kind)
+    if problem:
+        raise InvalidInput(f"bad endpoint URL: {problem}",
+                           errors=[{"field": field, "type": "url", "message": problem}])
     return url
+
+
+def validate_audiences(audiences: list[str], known: set[str]) -> list[str]:
+    unknown = sorted(set(audiences) - known)
+    if unknown:
+        raise InvalidInput("unknown audiences",
+                           errors=[{"field": "body.audiences", "type": "enum",
+                                    "message": f"unknown {unknown}; known: {sorted(known)}"}])
+    return sorted(set(audiences))
 
 
 def page_cursor(created_at: datetime, notification_id: uuid.UUID) -> str:

@@ -17,7 +17,13 @@ def _uuid_pk() -> sa.Column:
 
 
 class Endpoint(SQLModel, table=True):
-    """A receiver of webhooks and the event types it subscribed to."""
+    """Where notifications go: a webhook receiver, an SMTP relay or the Transparency Database.
+
+    ``event_types`` subscribes to raw events (downstream tools); ``audiences`` to the notices
+    written for people (reporter, affected, authority, ...). ``secret`` signs webhooks (for the
+    Transparency Database it is the API token); ``previous_secret`` still signs too until
+    ``previous_secret_expires_at``, so a receiver can switch secrets without downtime.
+    """
 
     __tablename__ = "endpoints"
 
@@ -29,14 +35,51 @@ class Endpoint(SQLModel, table=True):
     enabled: bool = True
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
+    kind: str = "webhook"
+    audiences: list = Field(default_factory=list, sa_column=jsonb_column())
+    previous_secret: str | None = None
+    previous_secret_expires_at: datetime | None = Field(default=None,
+                                                        sa_column=utc_column(nullable=True))
+    disabled_reason: str | None = None
+    consecutive_failures: int = 0
+    circuit_open_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class KnownReport(SQLModel, table=True):
+    """What notify remembers of a report to tell its reporter (or authority) later.
+
+    Filled from ``reports.normalized`` and ``cases.routed``, whichever comes first.
+    """
+
+    __tablename__ = "known_reports"
+
+    report_id: uuid.UUID = Field(sa_column=_uuid_pk())
+    channel: str | None = None
+    reporter_id: str | None = None
+    contact_email: str | None = None
+    locale: str | None = None
+    authority: str | None = None
+    authority_country: str | None = None
+    order_reference: str | None = None
+    order_type: str | None = None
+    deadline: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    subject_id: str | None = None
+    received_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    normalized_event_id: str | None = None
+    case_id: uuid.UUID | None = Field(default=None, sa_column=sa.Column(PG_UUID(as_uuid=True)))
+    routed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    queue: str | None = None
 
 
 class Notification(SQLModel, table=True):
-    """One event to be told to one endpoint; its id is the ``webhook-id`` on every attempt."""
+    """One notice (or raw event) for one endpoint; its id is the ``webhook-id`` on every attempt.
+
+    ``dedupe_key`` makes it exactly once per event, audience and recipient.
+    """
 
     __tablename__ = "notifications"
-    __table_args__ = (sa.UniqueConstraint("endpoint_id", "source_event_id",
-                                          name="notifications_once_per_event"),)
+    __table_args__ = (sa.UniqueConstraint("endpoint_id", "dedupe_key",
+                                          name="notifications_once_per_key"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=_uuid_pk())
     endpoint_id: uuid.UUID = Field(sa_column=sa.Column(
@@ -61,6 +104,15 @@ class Notification(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    audience: str = "subscriber"
+    notice: str | None = None
+    channel: str = "webhook"
+    recipient: str | None = None
+    locale: str | None = None
+    priority: int = 0
+    dedupe_key: str = ""
+    puid: str | None = None
+    last_response: dict | None = Field(default=None, sa_column=jsonb_column(nullable=True))
 
 
 class DeliveryAttempt(SQLModel, table=True):

@@ -11,6 +11,12 @@ from warden.shared.settings import LOCAL_PG, ServiceSettings
 # Local development only: production sets WARDEN_NOTIFY_WEBHOOK_SECRET (a fresh ``whsec_`` secret).
 LOCAL_WEBHOOK_SECRET = "whsec_d2FyZGVuLWxvY2FsLWRldmVsb3BtZW50LXNlY3JldCE="
 LOCAL_RECEIVER_URL = "http://127.0.0.1:8099/webhooks"
+LOCAL_SMTP_URL = "smtp://127.0.0.1:8025"
+# The configured webhook endpoint is the platform's messaging endpoint: it takes the notices
+# for every audience that is not written to by email.
+MESSAGING_AUDIENCES = ["reporter", "affected", "authority", "law_enforcement",
+                       "child_safety_hotline"]
+EMAIL_AUDIENCES = ["reporter", "authority"]
 
 
 class NotifySettings(ServiceSettings):
@@ -25,6 +31,28 @@ class NotifySettings(ServiceSettings):
     # under the name ``configured``. An empty URL disables it.
     webhook_url: str = Field(LOCAL_RECEIVER_URL, description="WARDEN_NOTIFY_WEBHOOK_URL")
     webhook_secret: str = Field(LOCAL_WEBHOOK_SECRET, description="WARDEN_NOTIFY_WEBHOOK_SECRET")
+
+    webhook_audiences: list[str] = Field(default_factory=lambda: list(MESSAGING_AUDIENCES),
+                                         description="WARDEN_NOTIFY_WEBHOOK_AUDIENCES (JSON)")
+    # A changed WARDEN_NOTIFY_WEBHOOK_SECRET (or a rotation through the API) keeps the old
+    # secret signing too for this long, so receivers switch without losing a message.
+    secret_rotation_overlap_s: float = Field(86400.0, ge=0)
+
+    # Email: the SMTP relay every email notice goes through (empty: no email endpoint).
+    smtp_url: str = Field(LOCAL_SMTP_URL, description="WARDEN_NOTIFY_SMTP_URL")
+    email_from: str = "Warden Trust & Safety <notices@warden.example>"
+    email_audiences: list[str] = Field(default_factory=lambda: list(EMAIL_AUDIENCES))
+
+    # DSA Transparency Database: off unless a base URL and token are given.
+    tdb_url: str = Field("", description="WARDEN_NOTIFY_TDB_URL, e.g. "
+                                         "https://transparency.dsa.ec.europa.eu")
+    tdb_token: str = Field("", description="WARDEN_NOTIFY_TDB_TOKEN")
+    tdb_batch_size: int = Field(100, ge=1, le=100)
+    tdb_min_interval_s: float = Field(0.5, ge=0)
+
+    circuit_failure_threshold: int = Field(5, ge=1)
+    circuit_open_s: float = Field(30.0, gt=0)
+    circuit_max_open_s: float = Field(600.0, gt=0)
 
     delivery_enabled: bool = True
     delivery_max_attempts: int = Field(8, ge=1)
@@ -45,6 +73,22 @@ class NotifySettings(ServiceSettings):
         except InvalidSecret as exc:
             raise ValueError(f"WARDEN_NOTIFY_WEBHOOK_SECRET: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _endpoints_are_valid(self) -> NotifySettings:
+        from warden.notify.domain import EndpointKind, _url_problem
+
+        for name, url, kind in (("WARDEN_NOTIFY_WEBHOOK_URL", self.webhook_url,
+                                 EndpointKind.WEBHOOK),
+                                ("WARDEN_NOTIFY_SMTP_URL", self.smtp_url, EndpointKind.EMAIL),
+                                ("WARDEN_NOTIFY_TDB_URL", self.tdb_url,
+                                 EndpointKind.TRANSPARENCY_DB)):
+            problem = url and _url_problem(url, kind)
+            if problem:
+                raise ValueError(f"{name}: {problem}")
+        if self.tdb_url and not self.tdb_token:
+            raise ValueError("WARDEN_NOTIFY_TDB_TOKEN is needed with WARDEN_NOTIFY_TDB_URL")
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_request(self) -> NotifySettings:

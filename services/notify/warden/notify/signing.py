@@ -60,9 +60,13 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode()}"
 
 
-def signature_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def signature_headers(secrets_: str | list[str], msg_id: str, timestamp: int,
+                      body: bytes) -> dict[str, str]:
+    """Headers for one attempt; during a rotation both the new and the old secret sign, so a
+    receiver verifies with whichever it has (the spec allows several signatures)."""
+    keys = [secrets_] if isinstance(secrets_, str) else secrets_
     return {ID_HEADER: msg_id, TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(secret, msg_id, timestamp, body)}
+            SIGNATURE_HEADER: " ".join(sign(k, msg_id, timestamp, body) for k in keys)}
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes, *, now: int,

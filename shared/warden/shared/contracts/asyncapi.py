@@ -24,6 +24,7 @@ from warden.shared.contracts.events import (
     DECISION_RECORDED_V1,
     DECISION_RECORDED_V2,
     EVENT_MODELS,
+    NOTIFICATION_DEAD_V1,
     NOTIFICATION_DELIVERED_V1,
     REPORT_NORMALIZED_V1,
 )
@@ -37,12 +38,12 @@ SENDERS: dict[str, str] = {
     REPORT_NORMALIZED_V1: "intake", CASE_ROUTED_V1: "routing", CASE_SLA_V1: "routing",
     DECISION_RECORDED_V2: "decision", DECISION_PENDING_APPROVAL_V1: "decision",
     DECISION_APPROVAL_CLOSED_V1: "decision", APPEAL_FILED_V1: "decision",
-    NOTIFICATION_DELIVERED_V1: "notify",
+    NOTIFICATION_DELIVERED_V1: "notify", NOTIFICATION_DEAD_V1: "notify",
 }
 RECEIVERS: dict[str, tuple[str, ...]] = {
     RAW_REPORT: ("intake",),
-    REPORT_NORMALIZED_V1: ("routing",),
-    CASE_ROUTED_V1: ("intake", "decision"),
+    REPORT_NORMALIZED_V1: ("routing", "notify"),
+    CASE_ROUTED_V1: ("intake", "decision", "notify"),
     CASE_SLA_V1: (),
     DECISION_RECORDED_V1: ("intake", "routing", "notify"),
     DECISION_RECORDED_V2: ("intake", "routing", "notify"),
@@ -50,6 +51,7 @@ RECEIVERS: dict[str, tuple[str, ...]] = {
     DECISION_APPROVAL_CLOSED_V1: ("routing",),
     APPEAL_FILED_V1: ("routing",),
     NOTIFICATION_DELIVERED_V1: ("intake", "decision"),
+    NOTIFICATION_DEAD_V1: (),  # for operators and their alerting
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,6 +57,9 @@ class LegalReference(Payload):
     deadline: datetime | None = None
     order_type: str | None = Field(
         None, description="removal_order, terrorist_content_removal_order, court_order")
+    authority_country: str | None = Field(
+        None, description="ISO 3166-1 alpha-2 country of the issuing authority (its notices' "
+                          "language follows it)")
 
 
 class ReportNormalizedV1(Payload):
@@ -194,6 +197,9 @@ class StatementOfReasonsRef(Payload):
                                   "the decision, never reused")
     url: str = Field(description="where the decision service serves the statement (path)")
     category: str = Field(description="STATEMENT_CATEGORY_* of the statement")
+    document: dict[str, Any] | None = Field(
+        None, description="the statement itself, exactly as the Transparency Database API "
+                          "takes it (notify submits it there; services never call each other)")
 
 
 class AppealRights(Payload):
@@ -323,6 +329,30 @@ class NotificationDeliveredV1(Payload):
     case_id: UUID | None = None
     decision_id: UUID | None = None
     report_ids: list[UUID] = Field(default_factory=list)
+    audience: str | None = Field(
+        None, description="who was told: reporter, affected, authority, transparency_db, "
+                          "law_enforcement, child_safety_hotline, or subscriber (raw events)")
+    notice: str | None = Field(None, description="which notice, e.g. reporter_outcome")
+    channel: str | None = Field(None, description="webhook, email or transparency_db")
+
+
+class NotificationDeadV1(Payload):
+    """A notification that exhausted its retries (or was refused for good); an operator may
+    redeliver it with ``POST /v1/notifications/{id}/redeliver``."""
+
+    notification_id: UUID
+    source_event_id: str
+    source_event_type: str
+    audience: str
+    notice: str | None = None
+    channel: str
+    endpoint_name: str
+    attempts: int
+    reason: str
+    died_at: datetime
+    case_id: UUID | None = None
+    decision_id: UUID | None = None
+    report_ids: list[UUID] = Field(default_factory=list)
 
 
 REPORT_NORMALIZED_V1 = "warden.report.normalized.v1"
@@ -334,6 +364,7 @@ DECISION_PENDING_APPROVAL_V1 = "warden.decision.pending_approval.v1"
 DECISION_APPROVAL_CLOSED_V1 = "warden.decision.approval_closed.v1"
 APPEAL_FILED_V1 = "warden.appeal.filed.v1"
 NOTIFICATION_DELIVERED_V1 = "warden.notification.delivered.v1"
+NOTIFICATION_DEAD_V1 = "warden.notification.dead.v1"
 
 # type -> (topic, payload model)
 EVENT_MODELS: dict[str, tuple[str, type[Payload]]] = {
@@ -346,6 +377,7 @@ EVENT_MODELS: dict[str, tuple[str, type[Payload]]] = {
     DECISION_APPROVAL_CLOSED_V1: (topics.DECISIONS_RECORDED, DecisionApprovalClosedV1),
     APPEAL_FILED_V1: (topics.APPEALS_FILED, AppealFiledV1),
     NOTIFICATION_DELIVERED_V1: (topics.NOTIFICATIONS_DELIVERED, NotificationDeliveredV1),
+    NOTIFICATION_DEAD_V1: (topics.NOTIFICATIONS_DLQ, NotificationDeadV1),
 }
 
 

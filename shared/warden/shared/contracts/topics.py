@@ -7,6 +7,8 @@ CASES_SLA = "cases.sla"
 DECISIONS_RECORDED = "decisions.recorded"
 APPEALS_FILED = "appeals.filed"
 NOTIFICATIONS_DELIVERED = "notifications.delivered"
+# Dead notifications (events of their own, not raw dead letters): what an operator must redeliver.
+NOTIFICATIONS_DLQ = "notifications.dlq"
 
 ALL_TOPICS = (
     REPORTS_RAW,
@@ -16,6 +18,7 @@ ALL_TOPICS = (
     DECISIONS_RECORDED,
     APPEALS_FILED,
     NOTIFICATIONS_DELIVERED,
+    NOTIFICATIONS_DLQ,
 )
 
 
@@ -24,4 +27,6 @@ def dlq(topic: str) -> str:
 
 
 def all_topics_with_dlq() -> list[str]:
-    return [name for topic in ALL_TOPICS for name in (topic, dlq(topic))]
+    # notifications.dlq is itself a dead-letter topic: it gets no DLQ of its own.
+    return [name for topic in ALL_TOPICS
+            for name in ((topic,) if topic.endswith(".dlq") else (topic, dlq(topic)))]
