@@ -156,8 +156,11 @@ def _add_strikes(ctx: DecisionContext, session: AsyncSession, decision: Decision
 def _statement_reference(decision: Decision) -> StatementOfReasonsRef | None:
     if decision.statement is None or decision.puid is None:
         return None
+    # The statement travels whole, so notify can submit it to the Transparency Database
+    # without calling back into decision.
     return StatementOfReasonsRef(puid=decision.puid, url=statement_path(decision.id),
-                                 category=str(decision.statement["category"]))
+                                 category=str(decision.statement["category"]),
+                                 document=decision.statement)
 
 
 def recorded_event(ctx: DecisionContext, decision: Decision,
