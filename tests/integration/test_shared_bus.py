@@ -14,7 +14,7 @@ from tests.support.kafka import produce, produce_event, read_events, read_record
 from warden.decision.app import MIGRATIONS
 from warden.decision.settings import DecisionSettings
 from warden.shared.bus.consumer import ConsumerRunner, Delivery
-from warden.shared.bus.kafka import create_producer
+from warden.shared.bus.kafka import Publisher, create_producer
 from warden.shared.bus.outbox import Outbox, OutboxRelay
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import new_event
@@ -36,7 +36,7 @@ async def env(infra, topic_prefix, make_database):
                                 topic_prefix=topic_prefix, outbox_poll_interval_s=30,
                                 consumer_backoff_initial_s=0.05, consumer_max_attempts=4)
     engine = create_engine(url)
-    producer = create_producer(infra.kafka, "test")
+    producer = Publisher(infra.kafka, "test")
     await producer.start()
     try:
         yield settings, engine, session_factory(engine), producer
@@ -47,7 +47,7 @@ async def env(infra, topic_prefix, make_database):
 
 async def test_outbox_publishes_each_committed_event_exactly_once_and_promptly(env, infra):
     settings, engine, sessions, producer = env
-    relay = OutboxRelay(engine, producer, settings)
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
     await relay.start()
     outbox = Outbox(settings)
     try:
@@ -80,7 +80,7 @@ async def test_relay_started_later_publishes_the_backlog_in_order(env, infra):
         async with sessions() as session, session.begin():
             staged.append((await outbox.emit(session, type=CASE_SLA_V1, key=f"s{i}",
                                              payload=sla_payload())).id)
-    relay = OutboxRelay(engine, producer, settings)
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
     await relay.start()
     try:
         events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=5,

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.shared.bus.consumer import ConsumerRunner
-from warden.shared.bus.kafka import create_producer, ensure_topics, start_with_retry
+from warden.shared.bus.kafka import Publisher, ensure_topics
 from warden.shared.bus.outbox import Outbox, OutboxRelay
 from warden.shared.contracts.topics import all_topics_with_dlq
 from warden.shared.db import create_engine, session_factory
@@ -51,7 +50,7 @@ class Runtime:
     settings: ServiceSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    producer: AIOKafkaProducer
+    producer: Publisher  # dead letters; the outbox relay has a publisher of its own
     outbox: Outbox
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRunner] = field(default_factory=list)
@@ -94,16 +93,19 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
 
 async def _start_runtime(settings: ServiceSettings, wire: Wire | None) -> Runtime:
     engine = create_engine(settings.database_url, settings.db_pool_size)
-    producer = create_producer(settings.kafka_bootstrap, f"warden-{settings.service_name}")
+    producer = Publisher(settings.kafka_bootstrap, f"warden-{settings.service_name}")
     runtime = Runtime(settings=settings, engine=engine, sessions=session_factory(engine),
                       producer=producer, outbox=Outbox(settings))
     try:
-        await start_with_retry(producer, "producer")
+        await producer.start()
         if settings.create_topics:
             await ensure_topics(settings.kafka_bootstrap,
                                 [settings.topic(t) for t in all_topics_with_dlq()],
                                 settings.topic_partitions, settings.topic_replication)
-        runtime.relay = OutboxRelay(engine, producer, settings)
+        relay_publisher = Publisher(settings.kafka_bootstrap,
+                                    f"warden-{settings.service_name}-outbox")
+        runtime.relay = OutboxRelay(engine, relay_publisher, settings)  # stops the publisher
+        await relay_publisher.start()
         await runtime.relay.start()
         if wire is not None:
             result = wire(runtime)
@@ -174,8 +176,7 @@ async def readiness(runtime: Runtime) -> dict[str, tuple[bool, str]]:
     except Exception as exc:  # noqa: BLE001
         checks["kafka"] = (False, repr(exc))
     if runtime.relay is not None:
-        checks["outbox_relay"] = (runtime.relay.healthy, "publishing" if runtime.relay.healthy
-                                  else "cannot publish")
+        checks["outbox_relay"] = (runtime.relay.healthy, runtime.relay.status)
     for consumer in runtime.consumers:
         detail = "assigned" if consumer.assigned else "running, awaiting partitions"
         checks[f"consumer:{consumer.name}"] = (consumer.running, detail if consumer.running

@@ -48,6 +48,8 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(100, ge=1)
     outbox_poll_interval_s: float = 1.0
     outbox_batch_size: int = 500
+    # /readyz reports the relay unhealthy when Kafka has not acknowledged a batch for this long.
+    outbox_stall_after_s: float = 10.0
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -28,14 +28,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.shared.backoff import backoff_delay
-from warden.shared.bus.kafka import start_with_retry
+from warden.shared.bus.kafka import OutgoingRecord, Publisher, start_with_retry
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.contracts.topics import dlq
 from warden.shared.db import InboxRecord, is_database_unreachable
@@ -107,7 +107,7 @@ class ConsumerRunner:
     handlers: dict[str, Handler]
     settings: ServiceSettings
     sessions: async_sessionmaker[AsyncSession]
-    producer: AIOKafkaProducer
+    producer: Publisher
     parse: Parser = parse_cloudevent
     max_records: int = 200
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
@@ -324,8 +324,8 @@ class ConsumerRunner:
         dlq_topic = dlq(record.topic)
         for attempt in range(1, 10_000):
             try:
-                await (await self.producer.send(dlq_topic, value=record.value, key=record.key,
-                                                headers=headers))
+                await self.producer.send(OutgoingRecord(dlq_topic, record.value, record.key,
+                                                        headers))
                 break
             except KafkaError as send_error:
                 log.warning("dlq_send_failed", error=repr(send_error), attempt=attempt)

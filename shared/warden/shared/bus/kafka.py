@@ -1,14 +1,15 @@
-"""Producer and topic administration."""
+"""Producer, publisher and topic administration."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from warden.shared.errors import TransientError
-from warden.shared.observability import get_logger
+from warden.shared.observability import PRODUCER_RENEWALS, get_logger
 
 log = get_logger(__name__)
 
@@ -25,6 +26,109 @@ def create_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
         linger_ms=5,
         request_timeout_ms=30000,
     )
+
+
+@dataclass
+class OutgoingRecord:
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    timestamp_ms: int | None = None
+
+
+class Publisher:
+    """An idempotent producer that starts afresh after any failed send.
+
+    aiokafka numbers an idempotent producer's batches per partition and never renumbers
+    them. When one batch fails for good (e.g. it expired while a restarting broker had no
+    leader for its partition), the numbers already handed out leave a gap, and the broker
+    answers every later batch on that partition with ``OutOfOrderSequenceNumber`` — for
+    ever, since aiokafka does not bump the producer epoch as the Java client does. A new
+    producer gets a new producer id whose sequence starts at 0, so after any failure this
+    class drops its producer and the next call starts a fresh one. Callers resend what was
+    not acknowledged (the outbox relay and the consumer's DLQ send both do), so nothing is
+    lost; sends are awaited in order, so nothing acknowledged is sent twice.
+    """
+
+    def __init__(self, bootstrap: str, client_id: str) -> None:
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def client(self):
+        """The live producer's Kafka client (metadata for readiness), if one runs."""
+        return self._producer.client if self._producer is not None else None
+
+    async def start(self) -> None:
+        """Start the first producer, waiting for the broker (start-up ordering)."""
+        producer = create_producer(self._bootstrap, self._client_id)
+        await start_with_retry(producer, f"producer {self._client_id}")
+        self._producer = producer
+
+    async def stop(self) -> None:
+        async with self._lock:
+            await self._drop()
+
+    async def publish(self, records: list[OutgoingRecord]) -> list[BaseException | None]:
+        """Send ``records`` in order and wait for every acknowledgement.
+
+        Returns one outcome per record: ``None`` when Kafka acknowledged it, else the error.
+        A record that could not even be handed to the producer fails, and so do the ones
+        after it (they are not attempted, which keeps their order for the retry).
+        """
+        async with self._lock:
+            futures: list[asyncio.Future] = []
+            refused: BaseException | None = None
+            try:
+                producer = await self._live()
+                for record in records:
+                    futures.append(await producer.send(
+                        record.topic, value=record.value, key=record.key,
+                        headers=record.headers, timestamp_ms=record.timestamp_ms))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - handed back as outcomes
+                refused = exc
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            outcomes: list[BaseException | None] = [
+                r if isinstance(r, BaseException) else None for r in results]
+            outcomes += [refused] * (len(records) - len(futures))
+            first_error = next((o for o in outcomes if o is not None), None)
+            if first_error is not None:
+                log.warning("producer_renewed", client=self._client_id, error=repr(first_error),
+                            failed=sum(o is not None for o in outcomes), sent=len(records))
+                PRODUCER_RENEWALS.labels(self._client_id).inc()
+                await self._drop()
+            return outcomes
+
+    async def send(self, record: OutgoingRecord) -> None:
+        """Send one record and wait for its acknowledgement; raises what prevented it."""
+        (outcome,) = await self.publish([record])
+        if outcome is not None:
+            raise outcome
+
+    async def _live(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = create_producer(self._bootstrap, self._client_id)
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _drop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                # Every future of it is settled, so there is nothing left to flush.
+                await producer.stop()
+            except Exception as exc:  # noqa: BLE001 - it is being thrown away anyway
+                log.info("producer_stop_failed", client=self._client_id, error=repr(exc))
 
 
 async def start_with_retry(client, what: str, attempts: int = 30, delay: float = 1.0) -> None:
