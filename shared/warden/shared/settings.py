@@ -50,6 +50,8 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     # /readyz reports the relay unhealthy when Kafka has not acknowledged a batch for this long.
     outbox_stall_after_s: float = 10.0
+    # Deadline of each /readyz dependency check (database, Kafka), run side by side.
+    readiness_timeout_s: float = shared("READINESS_TIMEOUT_S", 1.0, gt=0)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -62,6 +62,16 @@ class Publisher:
         """The live producer's Kafka client (metadata for readiness), if one runs."""
         return self._producer.client if self._producer is not None else None
 
+    async def check(self) -> None:
+        """Fetch the cluster's metadata (readiness); starts a producer when none runs."""
+        if self._producer is None:
+            async with self._lock:
+                await self._live()
+        client = self.client
+        if client is None:  # dropped meanwhile by a failed send
+            raise TransientError("the producer is being replaced")
+        await client.fetch_all_metadata()
+
     async def start(self) -> None:
         """Start the first producer, waiting for the broker (start-up ordering)."""
         producer = create_producer(self._bootstrap, self._client_id)
