@@ -96,3 +96,8 @@ PRODUCER_RENEWALS = Counter(
     "Kafka producers replaced after a failed send (their sequence state is no longer trusted)",
     ["client"],
 )
+UNKNOWN_EVENTS = Counter(
+    "warden_unknown_events_total",
+    "Well-formed events of a type this version does not know, skipped (a newer producer?)",
+    ["service", "topic", "type"],
+)

@@ -37,6 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from warden.shared.backoff import backoff_delay
 from warden.shared.bus.kafka import OutgoingRecord, Publisher, start_with_retry
 from warden.shared.contracts.envelope import CloudEvent
+from warden.shared.contracts.events import EVENT_MODELS
 from warden.shared.contracts.topics import dlq
 from warden.shared.db import InboxRecord, is_database_unreachable
 from warden.shared.errors import InvalidMessage, WardenError
@@ -45,6 +46,7 @@ from warden.shared.observability import (
     DLQ_RECORDS,
     EVENT_PROCESSING_SECONDS,
     EVENTS_CONSUMED,
+    UNKNOWN_EVENTS,
     correlation_id_var,
     get_logger,
 )
@@ -282,7 +284,17 @@ class ConsumerRunner:
             raise
 
     def _ignored(self, message: Incoming) -> str:
-        log.debug("event_ignored", type=message.type, consumer=self.consumer_id)
+        """Skip an event no handler here wants. A type the contracts do not know is worth a
+        warning and a metric: most likely a producer on a newer version than this consumer."""
+        if message.type in EVENT_MODELS:
+            log.debug("event_ignored", type=message.type, consumer=self.consumer_id)
+        else:
+            event_type = message.type[:100]
+            UNKNOWN_EVENTS.labels(self.settings.service_name, message.record.topic,
+                                  event_type).inc()
+            log.warning("event_of_unknown_type_skipped", type=event_type,
+                        consumer=self.consumer_id, topic=message.record.topic,
+                        offset=message.record.offset, event_id=message.event_id)
         return "ignored"
 
     async def _handle(self, session: AsyncSession, message: Incoming) -> str:
