@@ -102,7 +102,8 @@ async def _start_runtime(settings: ServiceSettings, wire: Wire | None) -> Runtim
         if settings.create_topics:
             await ensure_topics(settings.kafka_bootstrap,
                                 [settings.topic(t) for t in all_topics_with_dlq()],
-                                settings.topic_partitions, settings.topic_replication)
+                                settings.topic_partitions, settings.topic_replication,
+                                settings.min_insync_replicas)
         relay_publisher = Publisher(settings.kafka_bootstrap,
                                     f"warden-{settings.service_name}-outbox")
         runtime.relay = OutboxRelay(engine, relay_publisher, settings)  # stops the publisher

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from warden.shared.errors import TransientError
 from warden.shared.observability import PRODUCER_RENEWALS, get_logger
@@ -154,9 +155,15 @@ async def start_with_retry(client, what: str, attempts: int = 30, delay: float =
             await asyncio.sleep(delay)
 
 
+MIN_INSYNC = "min.insync.replicas"
+
+
 async def ensure_topics(bootstrap: str, names: list[str], partitions: int,
-                        replication: int) -> list[str]:
-    """Create the topics that are missing (never relying on broker auto-create); returns created."""
+                        replication: int, min_insync_replicas: int = 1) -> list[str]:
+    """Create the topics that are missing (never relying on broker auto-create); returns created.
+
+    ``min_insync_replicas`` is set on each topic, so ``acks=all`` means that many copies
+    whatever the brokers' default is."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="warden-topics")
     await start_with_retry(admin, "topic admin")
     try:
@@ -165,7 +172,8 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int,
         if not missing:
             return []
         response = await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=replication)
+            [NewTopic(name, num_partitions=partitions, replication_factor=replication,
+                      topic_configs={MIN_INSYNC: str(min_insync_replicas)})
              for name in missing]
         )
         for error in getattr(response, "topic_errors", []):
@@ -173,10 +181,50 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int,
             if code not in (0, TOPIC_ALREADY_EXISTS):
                 raise RuntimeError(f"could not create topic {name}: error code {code} {error[2:]}")
         await _wait_for_metadata(admin, missing)
-        log.info("topics_created", topics=missing, partitions=partitions, replication=replication)
+        log.info("topics_created", topics=missing, partitions=partitions, replication=replication,
+                 min_insync_replicas=min_insync_replicas)
         return missing
     finally:
         await admin.close()
+
+
+@dataclass
+class TopicDescription:
+    name: str
+    exists: bool
+    partitions: int = 0
+    replication: int = 0
+    min_insync_replicas: str | None = None
+
+
+async def describe_topics(bootstrap: str, names: list[str]) -> list[TopicDescription]:
+    """Partitions, replication factor and ``min.insync.replicas`` of each named topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="warden-topics")
+    await start_with_retry(admin, "topic admin", attempts=3)
+    try:
+        present = {t["topic"]: t for t in await admin.describe_topics(names)
+                   if t["error_code"] == 0}
+        settings: dict[str, str] = {}
+        if present:
+            for response in await admin.describe_configs([
+                    ConfigResource(ConfigResourceType.TOPIC, name, configs={MIN_INSYNC: None})
+                    for name in present]):
+                for _error, _message, _type, name, entries in response.resources:
+                    settings.update({name: entry[1] for entry in entries if entry[0] == MIN_INSYNC})
+    finally:
+        await admin.close()
+    described = []
+    for name in names:
+        topic = present.get(name)
+        if topic is None:
+            described.append(TopicDescription(name, exists=False))
+            continue
+        partitions = topic["partitions"]
+        described.append(TopicDescription(
+            name, exists=True, partitions=len(partitions),
+            replication=max((len(p["replicas"]) for p in partitions), default=0),
+            min_insync_replicas=settings.get(name)))
+    return described
 
 
 async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: list[str]) -> None:
