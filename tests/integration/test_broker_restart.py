@@ -5,11 +5,14 @@ publishes the backlog once, in order per key (on a broker of the test's own, nev
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.support.apps import eventually, running
 from tests.support.fault_broker import FaultBroker
@@ -19,6 +22,7 @@ from warden.decision.settings import DecisionSettings
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.contracts.events import CASE_SLA_V1, CaseSlaV1
+from warden.shared.observability import BROKER_LOSS
 
 KEYS = [f"subject-{i}" for i in range(6)]
 
@@ -26,8 +30,8 @@ KEYS = [f"subject-{i}" for i in range(6)]
 @pytest.fixture(scope="module")
 def fault_broker():
     broker = FaultBroker()
-    broker.run("start")
     try:
+        broker.run("start")
         yield broker
     finally:
         broker.run("stop")
@@ -52,13 +56,22 @@ async def _write_until(stop: asyncio.Event, runtime, committed: dict[str, list[s
         await asyncio.sleep(0.02)
 
 
+def _log_lines(captured: str) -> list[dict]:
+    lines = []
+    for line in captured.splitlines():
+        with contextlib.suppress(ValueError):
+            lines.append(json.loads(line))
+    return lines
+
+
 async def test_relay_recovers_from_a_broker_restart_and_publishes_each_event_once_in_order(
-        fault_broker, make_database):
+        fault_broker, make_database, capsys):
     prefix = f"t{uuid.uuid4().hex[:10]}."
     settings = DecisionSettings(database_url=await make_database("decision", MIGRATIONS),
                                 kafka_bootstrap=fault_broker.bootstrap, topic_prefix=prefix,
                                 outbox_poll_interval_s=0.5)
     committed: dict[str, list[str]] = defaultdict(list)
+    losses_before = _broker_losses()
     stop_writing = asyncio.Event()
     app = create_app(settings)
     async with running(app) as client:
@@ -79,12 +92,34 @@ async def test_relay_recovers_from_a_broker_restart_and_publishes_each_event_onc
             response = await client.get("/readyz")
             return response.status_code == 200 and response.json()
         await eventually(ready, timeout=60, what="/readyz to be ready after the broker restart")
+        await eventually(lambda: _not_lost(), timeout=30, what="the recovery to be announced")
 
         records = await read_records(fault_broker.bootstrap, settings.topic(topics.CASES_SLA),
                                      expect=total, timeout=90, settle=3)
+    logs = _log_lines(capsys.readouterr().out)
     published: dict[str, list[str]] = defaultdict(list)
     for record in records:
         published[record.key.decode()].append(CloudEvent.from_bytes(record.value).id)
     assert sum(len(ids) for ids in published.values()) == total, "lost or doubled events"
     for key in KEYS:
         assert published[key] == committed[key], f"events of {key} out of order or missing"
+
+    # The loss was handled: said once at warning (and its end once), counted once, and
+    # aiokafka's own lines about it kept below warning.
+    loud = [line for line in logs if line.get("logger", "").startswith("aiokafka")
+            and line.get("level") in ("warning", "error", "critical")]
+    assert loud == [], f"{len(loud)} aiokafka lines at warning or above, e.g. {loud[:3]}"
+    said = [line for line in logs if line["event"].startswith("kafka_broker_")]
+    assert [line["event"] for line in said] == [
+        "kafka_broker_unreachable", "kafka_broker_reachable_again"], "\n".join(f"{l['timestamp']} {l['event']} {l.get('detail', '')[:150]}" for l in said)
+    assert not [line for line in logs if line.get("level") in ("error", "critical")]
+    assert _broker_losses() - losses_before == 1
+
+
+async def _not_lost() -> bool:
+    return not BROKER_LOSS.lost
+
+
+def _broker_losses() -> float:
+    return REGISTRY.get_sample_value("warden_kafka_broker_losses_total",
+                                     {"service": "decision"}) or 0.0

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 import structlog.testing
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 
 from tests.support.apps import eventually
@@ -16,7 +17,8 @@ from tests.support.kafka import produce, produce_event, read_events, read_record
 from warden.decision.app import MIGRATIONS
 from warden.decision.settings import DecisionSettings
 from warden.shared.bus.consumer import ConsumerRunner, Delivery
-from warden.shared.bus.kafka import Publisher, create_producer
+from warden.shared.bus.dlq import letter_filter, replay_dead_letters
+from warden.shared.bus.kafka import Publisher, create_producer, ensure_topics
 from warden.shared.bus.outbox import Outbox, OutboxRelay
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import new_event
@@ -312,3 +314,102 @@ async def test_an_event_of_unknown_type_is_skipped_counted_and_warned_about(env,
     warnings = [entry for entry in logs if entry["event"] == "event_of_unknown_type_skipped"]
     assert len(warnings) == 1 and warnings[0]["log_level"] == "warning"
     assert warnings[0]["type"] == "warden.case.sla.v9"
+
+
+ORIGINAL_TIME_MS = 1_700_000_000_000  # 2023-11-14: far from now, so a re-stamp would show
+
+
+async def _produce_at(bootstrap: str, topic: str, value: bytes, key: bytes,
+                      headers: list[tuple[str, bytes]]) -> None:
+    producer = create_producer(bootstrap, "test-timestamped")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value=value, key=key, headers=headers,
+                                     timestamp_ms=ORIGINAL_TIME_MS)
+    finally:
+        await producer.stop()
+
+
+async def test_dead_letter_and_its_replay_keep_key_headers_and_original_timestamp(env, infra):
+    settings, engine, sessions, producer = env
+    topic = settings.topic(topics.CASES_SLA)
+    await _produce_at(infra.kafka, topic, b"{not json", b"subject-7",
+                      [("traceparent", b"00-abc-def-01"), ("warden-client", b"partner-x")])
+    runner = _runner(settings, sessions, producer, _record_effect)
+    await runner.start()
+    try:
+        (dead,) = await read_records(infra.kafka, topics.dlq(topic), expect=1, timeout=20)
+    finally:
+        await runner.stop()
+    assert dead.key == b"subject-7" and dead.timestamp == ORIGINAL_TIME_MS
+    assert dead.headers[:2] == (("traceparent", b"00-abc-def-01"), ("warden-client", b"partner-x"))
+
+    dry = await replay_dead_letters(settings, topics.CASES_SLA, 10, "test-replay", dry_run=True)
+    assert dry.replayed == 1 and dry.letters[0]["key"] == "subject-7"
+    rejected = await replay_dead_letters(settings, topics.CASES_SLA, 10, "test-replay-other",
+                                         where=letter_filter(error_type="TransientError"))
+    assert (rejected.replayed, rejected.skipped) == (0, 1)
+    done = await replay_dead_letters(settings, topics.CASES_SLA, 10, "test-replay",
+                                     where=letter_filter(reason="not JSON"))
+    assert done.replayed == 1
+    records = await read_records(infra.kafka, topic, expect=2, timeout=15, settle=1)
+    assert len(records) == 2, "the dry run and the rejected letter must send nothing"
+    replayed = records[1]
+    assert (replayed.value, replayed.key, replayed.timestamp) == (
+        b"{not json", b"subject-7", ORIGINAL_TIME_MS)
+    assert list(replayed.headers) == [("traceparent", b"00-abc-def-01"),
+                                      ("warden-client", b"partner-x")]
+
+
+async def test_a_record_is_not_committed_until_its_dead_letter_is_acknowledged(env, infra):
+    """The DLQ topic is missing: the poison record stays uncommitted (and the partition
+    waits) until the DLQ can take it; then it is there, and only then committed."""
+    settings, engine, sessions, producer = env
+    await _effects_table(engine)
+    topic = settings.topic(topics.CASES_SLA)
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka)
+    await admin.start()
+    try:
+        await admin.delete_topics([topics.dlq(topic)])
+        await eventually(lambda: _missing(admin, topics.dlq(topic)), what="the DLQ to be gone")
+        await produce(infra.kafka, topic, b"{poison", key=b"s")
+        good = new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+        await produce_event(infra.kafka, topic, good, key="s")
+        runner = _runner(settings, sessions, producer, _record_effect)
+        failures_before = _dlq_send_failures(settings, topic)
+        await runner.start()
+        try:
+            await eventually(lambda: _true(_dlq_send_failures(settings, topic) > failures_before),
+                             timeout=90, what="a failed DLQ send")
+            assert await _committed(admin, runner, topic) is None
+            assert await _effects(engine) == []  # the partition waits behind it
+            await ensure_topics(infra.kafka, [topics.dlq(topic)], 3, 1)
+            await eventually(lambda: _has(engine, good.id), timeout=90,
+                             what="the next record once the DLQ took the poison one")
+            dead = await read_records(infra.kafka, topics.dlq(topic), expect=1, timeout=15)
+        finally:
+            await runner.stop()
+        assert [r.value for r in dead] == [b"{poison"]
+    finally:
+        await admin.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _missing(admin, name: str) -> bool:
+    return name not in await admin.list_topics()
+
+
+def _dlq_send_failures(settings, topic: str) -> float:
+    return REGISTRY.get_sample_value("warden_dlq_send_failures_total", {
+        "service": settings.service_name, "topic": topics.dlq(topic)}) or 0.0
+
+
+async def _committed(admin, runner: ConsumerRunner, topic: str) -> int | None:
+    offsets = await admin.list_consumer_group_offsets(
+        f"{runner.settings.group_id}.{runner.name}")
+    committed = [meta.offset for tp, meta in offsets.items() if tp.topic == topic
+                 and meta.offset >= 0]
+    return max(committed) if committed else None

@@ -32,7 +32,9 @@ class FaultBroker:
     def _env(self) -> dict[str, str]:
         return {**os.environ, "KAFKA_PORT": str(self.port),
                 "KAFKA_CONTROLLER_PORT": str(self.controller_port),
-                "WARDEN_LOCAL_DIR": str(self.local_dir), "KAFKA_STOP_TIMEOUT": "30"}
+                "WARDEN_LOCAL_DIR": str(self.local_dir), "KAFKA_STOP_TIMEOUT": "30",
+                # A busy two-core box can take well over a minute to bring a broker up.
+                "KAFKA_READY_TIMEOUT": os.environ.get("KAFKA_READY_TIMEOUT", "180")}
 
     def run(self, command: str) -> None:
         done = subprocess.run([str(KAFKA_SH), command], env=self._env(), capture_output=True,

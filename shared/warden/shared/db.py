@@ -44,7 +44,10 @@ def is_transient_database_error(exc: BaseException) -> bool:
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # hide_parameters: bound values (report text, reporter emails) never appear in the
+    # messages of SQL errors, hence never in logged tracebacks or DLQ headers.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                               pool_pre_ping=True, hide_parameters=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -10,7 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from warden.shared.errors import TransientError
-from warden.shared.observability import PRODUCER_RENEWALS, get_logger
+from warden.shared.observability import BROKER_LOSS, PRODUCER_RENEWALS, get_logger
 
 log = get_logger(__name__)
 
@@ -72,6 +72,7 @@ class Publisher:
         if client is None:  # dropped meanwhile by a failed send
             raise TransientError("the producer is being replaced")
         await client.fetch_all_metadata()
+        BROKER_LOSS.recovered()
 
     async def start(self) -> None:
         """Start the first producer, waiting for the broker (start-up ordering)."""
@@ -109,10 +110,12 @@ class Publisher:
             outcomes += [refused] * (len(records) - len(futures))
             first_error = next((o for o in outcomes if o is not None), None)
             if first_error is not None:
-                log.warning("producer_renewed", client=self._client_id, error=repr(first_error),
-                            failed=sum(o is not None for o in outcomes), sent=len(records))
+                log.info("producer_renewed", client=self._client_id, error=repr(first_error),
+                         failed=sum(o is not None for o in outcomes), sent=len(records))
                 PRODUCER_RENEWALS.labels(self._client_id).inc()
                 await self._drop()
+            elif records:
+                BROKER_LOSS.recovered()
             return outcomes
 
     async def send(self, record: OutgoingRecord) -> None:

@@ -158,7 +158,7 @@ class OutboxRelay:
             try:
                 published = await self.publish_batch()
                 if failures:
-                    log.warning("outbox_publishing_again", failures=failures)
+                    log.info("outbox_publishing_again", failures=failures)
                 self._last_failed, failures = False, 0
                 if loop.time() >= next_housekeeping:
                     await self._housekeeping()
@@ -168,7 +168,10 @@ class OutboxRelay:
             except Exception as exc:  # noqa: BLE001 - keep relaying whatever went wrong
                 failures += 1
                 self._last_failed = True
-                log.warning("outbox_publish_failed", error=repr(exc), failures=failures)
+                # Once at warning; the retries of the same outage at info (a broker loss is
+                # already logged once as such).
+                (log.warning if failures == 1 else log.info)(
+                    "outbox_publish_failed", error=repr(exc), failures=failures)
                 await asyncio.sleep(backoff_delay(failures, initial=0.2, maximum=5.0))
                 continue
             if published >= self._settings.outbox_batch_size:
