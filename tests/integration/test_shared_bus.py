@@ -131,7 +131,8 @@ async def test_transient_failure_is_retried_and_processed_once(env, infra):
     await runner.start()
     try:
         await eventually(lambda: _effects(engine), what="the effect of the retried event")
-        await asyncio.sleep(1)
+        # Settled means committed: no further attempt can follow.
+        await _wait_committed(infra, runner, settings.topic(topics.CASES_SLA), 1)
     finally:
         await runner.stop()
     assert calls["n"] == 3
@@ -199,8 +200,11 @@ async def test_redelivered_event_changes_nothing(env, infra):
     settings2 = settings.model_copy(update={"consumer_group": f"{settings.topic_prefix}other"})
     runner2 = _runner(settings2, sessions, producer, _record_effect)
     await runner2.start()
-    await asyncio.sleep(3)
-    await runner2.stop()
+    try:
+        # It got the partitions and went through all four records (committed past them).
+        await _wait_committed(infra, runner2, topic, 4)
+    finally:
+        await runner2.stop()
     assert sorted(await _effects(engine)) == sorted([event.id, marker.id])
 
 
@@ -413,3 +417,14 @@ async def _committed(admin, runner: ConsumerRunner, topic: str) -> int | None:
     committed = [meta.offset for tp, meta in offsets.items() if tp.topic == topic
                  and meta.offset >= 0]
     return max(committed) if committed else None
+
+
+async def _wait_committed(infra, runner: ConsumerRunner, topic: str, offset: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka)
+    await admin.start()
+    try:
+        async def reached() -> bool:
+            return (await _committed(admin, runner, topic) or 0) >= offset
+        await eventually(reached, timeout=30, what=f"{runner.consumer_id} to commit {offset}")
+    finally:
+        await admin.close()
