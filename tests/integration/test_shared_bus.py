@@ -428,3 +428,44 @@ async def _wait_committed(infra, runner: ConsumerRunner, topic: str, offset: int
         await eventually(reached, timeout=30, what=f"{runner.consumer_id} to commit {offset}")
     finally:
         await admin.close()
+
+
+async def test_events_of_one_key_are_published_in_commit_order(env, infra):
+    """Transaction A stages an event first, B stages one of the same key later but commits
+    first: what is published must follow the commits, not the inserts."""
+    settings, engine, sessions, producer = env
+    outbox = Outbox(settings)
+    commits: list[str] = []
+    async with sessions() as session_a:
+        transaction_a = await session_a.begin()
+        event_a = await outbox.emit(session_a, type=CASE_SLA_V1, key="subject-9",
+                                    payload=sla_payload())
+        pid_a = await session_a.scalar(sa.text("SELECT pg_backend_pid()"))
+
+        async def transaction_b() -> None:
+            async with sessions() as session_b, session_b.begin():
+                event_b = await outbox.emit(session_b, type=CASE_SLA_V1, key="subject-9",
+                                            payload=sla_payload())
+            commits.append(event_b.id)
+
+        b = asyncio.create_task(transaction_b())
+
+        async def b_committed_or_waits_for_a() -> bool:
+            if b.done():
+                return True
+            async with engine.connect() as conn:
+                return bool(await conn.scalar(sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND :a = ANY(pg_blocking_pids(pid))"), {"a": pid_a}))
+        await eventually(b_committed_or_waits_for_a, what="B to commit or wait for A")
+        await transaction_a.commit()
+        commits.append(event_a.id)
+    await b
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
+    await relay.start()
+    try:
+        events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=2,
+                                   timeout=15, settle=1)
+    finally:
+        await relay.stop()
+    assert [e.id for e in events] == commits

@@ -3,6 +3,19 @@
 ``Outbox.emit`` adds the row and a ``pg_notify`` in the caller's transaction, so the
 relay wakes the moment the transaction commits (and never sees an uncommitted event).
 The relay also polls, so a missed notification only delays, never loses, an event.
+
+Order per key is commit order. The relay publishes in ``seq`` order, and ``seq`` is taken
+at insert time; two transactions staging events of one key could otherwise commit in the
+other order than they inserted (the first to insert commits last), and the events would
+go out in insert order, contradicting the state the database ended with. So staging an
+event first takes a transaction-scoped advisory lock on its key: a second transaction on
+the same key waits until the first commits or rolls back, hence inserts (gets its ``seq``)
+after it. Relay-side alternatives (publishing only rows older than every transaction in
+flight, by ``pg_snapshot_xmin``) need an xid column in every service's outbox and hold
+back every key behind the slowest transaction; the lock costs only writers of the same
+subject, which mostly contend on the same rows anyway. Two transactions staging the same
+two keys in opposite orders can deadlock; PostgreSQL aborts one (SQLSTATE 40P01), which
+the consumers retry and the HTTP edge answers with a 503, like any such conflict.
 """
 
 from __future__ import annotations
@@ -37,6 +50,11 @@ NOTIFY_CHANNEL = "warden_outbox"
 RELAY_LOCK_KEY = 0x5741524445  # "WARDE"
 _outbox = OutboxRecord.__table__
 _NOTIFIED_IN = "warden.outbox.notified_in"
+_KEYS_LOCKED = "warden.outbox.keys_locked"
+# First key of the two-int advisory locks on event keys (a key space apart from the relay's).
+KEY_LOCK_SPACE = 0x5744  # "WD"
+_LOCK_KEY = sa.select(sa.func.pg_advisory_xact_lock(
+    KEY_LOCK_SPACE, sa.func.hashtext(sa.bindparam("key", type_=sa.Text))))
 _INSERT = _outbox.insert()
 
 
@@ -64,6 +82,8 @@ class Outbox:
 
     async def stage(self, session: AsyncSession, event: CloudEvent, *, key: str,
                     topic: str | None = None) -> None:
+        transaction = session.sync_session.get_transaction()
+        await self._lock_key(session, transaction, key)
         await session.execute(_INSERT, {
             "event_id": event.id,
             "topic": self._settings.topic(topic or topic_for(event.type)),
@@ -72,10 +92,20 @@ class Outbox:
             "headers": kafka_headers(event),
         })
         # One wake-up per transaction is enough: the relay publishes everything committed.
-        transaction = session.sync_session.get_transaction()
         if session.info.get(_NOTIFIED_IN) is not transaction:
             await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
             session.info[_NOTIFIED_IN] = transaction
+
+
+    @staticmethod
+    async def _lock_key(session: AsyncSession, transaction, key: str) -> None:
+        """Wait for any other transaction that staged an event of ``key`` (see the module doc)."""
+        locked = session.info.get(_KEYS_LOCKED)
+        if locked is None or locked[0] is not transaction:
+            locked = session.info[_KEYS_LOCKED] = (transaction, set())
+        if key not in locked[1]:
+            await session.execute(_LOCK_KEY, {"key": key})
+            locked[1].add(key)
 
 
 class PublishFailed(Exception):
