@@ -20,8 +20,8 @@ from tests.support.databases import create_test_database, drop_database
 from tests.support.kafka import create_all_topics
 from warden.intake.access import ALL_SCOPES
 from warden.intake.app import MIGRATIONS, create_app
-from warden.intake.clients import create_client
 from warden.intake.settings import IntakeSettings
+from warden.shared.apikeys.store import create_client
 from warden.shared.app import Runtime
 
 MAX_BODY = 400_000
@@ -46,7 +46,7 @@ class IntakeEnv:
         """A registered client (every scope by default): its name and auth headers."""
         name = f"client-{uuid.uuid4().hex[:8]}"
         _, key = await create_client(self.runtime.sessions, name, list(scopes or ALL_SCOPES),
-                                     rate_per_s=rate, burst=burst)
+                                     known_scopes=ALL_SCOPES, rate_per_s=rate, burst=burst)
         return name, {"X-API-Key": key}
 
 

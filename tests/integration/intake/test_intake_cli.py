@@ -6,10 +6,10 @@ import asyncio
 
 from typer.testing import CliRunner
 
-from warden.intake.access import hash_api_key
 from warden.intake.app import MIGRATIONS
 from warden.intake.cli import app
-from warden.intake.clients import client_for_key_hash
+from warden.shared.apikeys.keys import hash_api_key
+from warden.shared.apikeys.store import client_for_key_hash
 from warden.shared.db import create_engine, session_factory
 
 

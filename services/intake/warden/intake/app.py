@@ -9,13 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.middleware import Middleware
 
 from warden.intake import consumers
-from warden.intake.access import RateLimiter
-from warden.intake.auth import ClientGate
-from warden.intake.clients import ensure_dev_client
+from warden.intake.access import ALL_SCOPES
 from warden.intake.domain import problems_of
 from warden.intake.middleware import BodyGuard
 from warden.intake.routes import router
 from warden.intake.settings import IntakeSettings
+from warden.shared.apikeys.gate import install_api_keys
 from warden.shared.app import Runtime, create_service_app
 from warden.shared.problems import problem_response
 
@@ -44,13 +43,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
 
 async def wire(runtime: Runtime) -> None:
-    settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
-    runtime.extras["gate"] = ClientGate(
-        sessions=runtime.sessions,
-        limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
-        cache_ttl_s=settings.auth_cache_ttl_s)
-    if settings.dev_api_key:
-        await ensure_dev_client(runtime.sessions, settings.dev_api_key)
+    await install_api_keys(runtime, ALL_SCOPES)
     consumers.wire(runtime)
 
 

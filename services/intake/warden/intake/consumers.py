@@ -29,9 +29,9 @@ from pydantic import ValidationError
 
 from warden.intake import persistence
 from warden.intake.channels import REPORT_ADAPTER, ChannelReport
-from warden.intake.clients import client_by_name
 from warden.intake.domain import invalid, problems_of
-from warden.intake.submission import accept
+from warden.intake.service import accept
+from warden.shared.apikeys.store import client_by_name
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery, Incoming
 from warden.shared.contracts import topics

@@ -16,12 +16,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from warden.intake import persistence
-from warden.intake.auth import CurrentClient
+from warden.intake.access import may_submit_anything, require_read
 from warden.intake.channels import ReportRequest
 from warden.intake.domain import ReportStatus, report_status
 from warden.intake.examples import openapi_examples
 from warden.intake.models import Report
-from warden.intake.submission import accept, accept_batch, in_transaction
+from warden.intake.service import accept, accept_batch, in_transaction
+from warden.shared.apikeys.gate import CurrentClient
 from warden.shared.app import Runtime
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
 from warden.shared.contracts.taxonomy import CATEGORIES
@@ -153,7 +154,7 @@ async def submit_batch(batch: BatchRequest, client: CurrentClient, rt: RuntimeDe
     """Each item is accepted, a duplicate (with the first report's id) or rejected with its
     reasons; one bad item never sinks the others. With an ``Idempotency-Key``, item *i*
     uses the key ``<key>:<i>``, so resending the same batch returns the same reports."""
-    if not client.may_submit_anything():
+    if not may_submit_anything(client):
         raise Forbidden(f"client {client.name!r} may not submit reports")
     items = await accept_batch(rt.sessions, rt.outbox, client, batch.reports,
                                idempotency_key=idempotency_key, received_at=datetime.now(UTC))
@@ -168,7 +169,7 @@ async def submit_batch(batch: BatchRequest, client: CurrentClient, rt: RuntimeDe
 @router.get("/reports/{report_id}", response_model=ReportOut, summary="Read a report's status",
             responses=problem_responses(401, 403, 404, 422, 429))
 async def read_report(report_id: uuid.UUID, client: CurrentClient, rt: RuntimeDep) -> ReportOut:
-    client.require_read()
+    require_read(client)
     async with rt.sessions() as session:
         row = await persistence.get_report(session, report_id, client.id)
     if row is None:

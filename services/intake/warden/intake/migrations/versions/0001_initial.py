@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from warden.shared.apikeys.migration import create_api_clients_table, drop_api_clients_table
 from warden.shared.db import create_messaging_tables, drop_messaging_tables
 
 revision = "0001"
@@ -17,19 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     create_messaging_tables(op)
-    op.create_table(
-        "api_clients",
-        sa.Column("id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("name", sa.Text, nullable=False, unique=True),
-        sa.Column("key_hash", sa.Text, nullable=False, unique=True),
-        sa.Column("key_hint", sa.Text, nullable=False),
-        sa.Column("scopes", JSONB, nullable=False),
-        sa.Column("rate_per_s", sa.Float, nullable=True),
-        sa.Column("burst", sa.Integer, nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-    )
+    create_api_clients_table(op)
     op.create_table(
         "reports",
         sa.Column("id", UUID(as_uuid=True), primary_key=True),
@@ -57,5 +46,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("reports")
-    op.drop_table("api_clients")
+    drop_api_clients_table(op)
     drop_messaging_tables(op)

@@ -1,8 +1,9 @@
-"""Authenticating upstream clients by API key, and rate-limiting them (FastAPI dependencies)."""
+"""Authenticating upstream clients by API key and rate-limiting them (FastAPI dependencies)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -11,11 +12,13 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.intake.access import ClientIdentity, RateLimiter, hash_api_key
-from warden.intake.clients import client_for_key_hash
+from warden.shared.apikeys.keys import ClientIdentity, RateLimiter, hash_api_key
+from warden.shared.apikeys.settings import ApiKeySettings
+from warden.shared.apikeys.store import client_for_key_hash, ensure_dev_client
 from warden.shared.errors import RateLimited, Unauthorized
 
 API_KEY_HEADER = "X-API-Key"
+GATE = "api_keys"  # key of the gate in ``runtime.extras``
 api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
                               description="the client's API key")
 _CHALLENGE = {"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'}
@@ -56,9 +59,30 @@ class ClientGate:
             raise RateLimited(f"client {client.name!r} exceeded its request rate; "
                               f"retry in {wait} s", headers={"Retry-After": str(wait)})
 
+    def forget(self) -> None:
+        """Drop every remembered verification (as if ``auth_cache_ttl_s`` had passed)."""
+        self._verified.clear()
+
+
+async def install_api_keys(runtime, scopes: Iterable[str]) -> ClientGate:
+    """Build the service's gate from its :class:`ApiKeySettings` (called from ``wire``).
+
+    With ``dev_api_key`` set, a client ``local-dev`` holding every one of ``scopes`` is
+    (re)created with that key.
+    """
+    settings: ApiKeySettings = runtime.settings
+    client_gate = ClientGate(
+        sessions=runtime.sessions,
+        limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        cache_ttl_s=settings.auth_cache_ttl_s)
+    runtime.extras[GATE] = client_gate
+    if settings.dev_api_key:
+        await ensure_dev_client(runtime.sessions, settings.dev_api_key, scopes)
+    return client_gate
+
 
 def gate(request: Request) -> ClientGate:
-    return request.app.state.runtime.extras["gate"]
+    return request.app.state.runtime.extras[GATE]
 
 
 async def current_client(request: Request,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.intake import persistence
-from warden.intake.access import ClientIdentity
+from warden.intake.access import ClientIdentity, require_submit
 from warden.intake.channels import REPORT_ADAPTER, ChannelReport
 from warden.intake.domain import fingerprint, normalize, problems_of
 from warden.intake.models import Report
@@ -50,7 +50,7 @@ async def accept(session: AsyncSession, outbox: Outbox, client: ClientIdentity,
                  request: ChannelReport, *, idempotency_key: str | None,
                  received_at: datetime, location: str = "body") -> Outcome:
     """Store a new report and stage its event, or return the first report of a resend."""
-    client.require_submit(request.channel)
+    require_submit(client, request.channel)
     normalized = normalize(request, report_id=uuid.uuid4(), client_id=str(client.id),
                            received_at=received_at, location=location)
     row = persistence.new_report_row(normalized, idempotency_key=idempotency_key,

@@ -1,8 +1,9 @@
-"""Registered upstream clients: create, look up by key or name, revoke."""
+"""Registered clients in the service's database: create, look up by key or name, revoke."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -12,14 +13,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.intake.access import (
-    ALL_SCOPES,
+from warden.shared.apikeys.keys import (
     ClientIdentity,
     generate_api_key,
     hash_api_key,
     unknown_scopes,
 )
-from warden.intake.models import ApiClient
+from warden.shared.apikeys.models import ApiClient
 from warden.shared.errors import Conflict, InvalidInput
 
 DEV_CLIENT_NAME = "local-dev"
@@ -30,17 +30,19 @@ def identity(client: ApiClient) -> ClientIdentity:
                           rate_per_s=client.rate_per_s, burst=client.burst)
 
 
-def _check_scopes(scopes: list[str]) -> None:
-    unknown = unknown_scopes(scopes)
+def check_scopes(scopes: Iterable[str], known: Iterable[str]) -> None:
+    known = tuple(known)
+    unknown = unknown_scopes(scopes, known)
     if unknown:
-        raise InvalidInput(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
+        raise InvalidInput(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(known)}")
 
 
 async def create_client(sessions: async_sessionmaker[AsyncSession], name: str,
-                        scopes: list[str], *, rate_per_s: float | None = None,
+                        scopes: list[str], *, known_scopes: Iterable[str],
+                        rate_per_s: float | None = None,
                         burst: int | None = None) -> tuple[uuid.UUID, str]:
     """Register a client; returns its id and its API key (shown once, stored only hashed)."""
-    _check_scopes(scopes)
+    check_scopes(scopes, known_scopes)
     key = generate_api_key()
     client = ApiClient(name=name, key_hash=hash_api_key(key), key_hint=key[:8],
                        scopes=sorted(set(scopes)), rate_per_s=rate_per_s, burst=burst)
@@ -52,12 +54,13 @@ async def create_client(sessions: async_sessionmaker[AsyncSession], name: str,
     return client.id, key
 
 
-async def ensure_dev_client(sessions: async_sessionmaker[AsyncSession], api_key: str) -> uuid.UUID:
-    """The local development client: every scope, the configured key (idempotent)."""
+async def ensure_dev_client(sessions: async_sessionmaker[AsyncSession], api_key: str,
+                            scopes: Iterable[str]) -> uuid.UUID:
+    """The local development client: the given scopes, the configured key (idempotent)."""
     table = ApiClient.__table__
     statement = insert(table).values(id=uuid.uuid4(), name=DEV_CLIENT_NAME,
                                      key_hash=hash_api_key(api_key), key_hint=api_key[:8],
-                                     scopes=list(ALL_SCOPES))
+                                     scopes=sorted(set(scopes)))
     statement = statement.on_conflict_do_update(
         index_elements=["name"],
         set_={"key_hash": statement.excluded.key_hash, "key_hint": statement.excluded.key_hint,
@@ -86,9 +89,9 @@ async def list_clients(sessions: async_sessionmaker[AsyncSession]) -> list[ApiCl
 
 
 async def revoke_client(sessions: async_sessionmaker[AsyncSession], name: str) -> bool:
+    table = ApiClient.__table__
     async with sessions() as session, session.begin():
         result = await session.execute(
-            sa.update(ApiClient.__table__)
-            .where(ApiClient.__table__.c.name == name, ApiClient.__table__.c.revoked_at.is_(None))
+            sa.update(table).where(table.c.name == name, table.c.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC)))
     return result.rowcount > 0
