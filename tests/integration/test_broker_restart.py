@@ -25,6 +25,8 @@ from warden.shared.contracts.events import CASE_SLA_V1, CaseSlaV1
 from warden.shared.observability import BROKER_LOSS
 
 KEYS = [f"subject-{i}" for i in range(6)]
+# Starting a broker twice takes minutes on a busy two-core box.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
