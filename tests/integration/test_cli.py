@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.kafka import produce, read_records
+from tests.support.kafka import delete_prefixed_topics, produce, read_records
 from warden.cli.app import app
 from warden.shared.contracts import topics
 from warden.cli.services import service
@@ -205,3 +206,20 @@ def test_reprocess_republishes_unrouted_reports_of_a_window_and_every_report_of_
     unknown = runner.invoke(app, ["reprocess", "--case", "00000000-0000-0000-0000-000000000000"])
     assert unknown.exit_code == 1
     assert runner.invoke(app, ["reprocess"]).exit_code == 1
+
+
+def test_topics_are_created_with_min_insync_replicas_and_described(infra, monkeypatch):
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    monkeypatch.setenv("WARDEN_KAFKA_BOOTSTRAP", infra.kafka)
+    monkeypatch.setenv("WARDEN_TOPIC_PREFIX", prefix)
+    # More than the single test broker can hold in sync: proves the topic's own setting is
+    # used, not the broker's default of 1.
+    monkeypatch.setenv("WARDEN_TOPIC_MIN_INSYNC_REPLICAS", "2")
+    try:
+        assert f"{len(topics.all_topics_with_dlq())} created" in invoke("topics")
+        described = invoke("topics", "describe").splitlines()
+    finally:
+        asyncio.run(delete_prefixed_topics(infra.kafka, prefix))
+    assert len(described) == len(topics.all_topics_with_dlq())
+    line = next(line for line in described if line.startswith(f"{prefix}{topics.CASES_SLA} "))
+    assert line.split()[1:] == ["partitions=3", "replication=1", "min.insync.replicas=2"]

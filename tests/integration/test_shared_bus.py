@@ -8,13 +8,17 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+import structlog.testing
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import REGISTRY
 
 from tests.support.apps import eventually
 from tests.support.kafka import produce, produce_event, read_events, read_records
 from warden.decision.app import MIGRATIONS
 from warden.decision.settings import DecisionSettings
 from warden.shared.bus.consumer import ConsumerRunner, Delivery
-from warden.shared.bus.kafka import create_producer
+from warden.shared.bus.dlq import letter_filter, replay_dead_letters
+from warden.shared.bus.kafka import Publisher, create_producer, ensure_topics
 from warden.shared.bus.outbox import Outbox, OutboxRelay
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import new_event
@@ -36,7 +40,7 @@ async def env(infra, topic_prefix, make_database):
                                 topic_prefix=topic_prefix, outbox_poll_interval_s=30,
                                 consumer_backoff_initial_s=0.05, consumer_max_attempts=4)
     engine = create_engine(url)
-    producer = create_producer(infra.kafka, "test")
+    producer = Publisher(infra.kafka, "test")
     await producer.start()
     try:
         yield settings, engine, session_factory(engine), producer
@@ -47,7 +51,7 @@ async def env(infra, topic_prefix, make_database):
 
 async def test_outbox_publishes_each_committed_event_exactly_once_and_promptly(env, infra):
     settings, engine, sessions, producer = env
-    relay = OutboxRelay(engine, producer, settings)
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
     await relay.start()
     outbox = Outbox(settings)
     try:
@@ -80,7 +84,7 @@ async def test_relay_started_later_publishes_the_backlog_in_order(env, infra):
         async with sessions() as session, session.begin():
             staged.append((await outbox.emit(session, type=CASE_SLA_V1, key=f"s{i}",
                                              payload=sla_payload())).id)
-    relay = OutboxRelay(engine, producer, settings)
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
     await relay.start()
     try:
         events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=5,
@@ -127,7 +131,8 @@ async def test_transient_failure_is_retried_and_processed_once(env, infra):
     await runner.start()
     try:
         await eventually(lambda: _effects(engine), what="the effect of the retried event")
-        await asyncio.sleep(1)
+        # Settled means committed: no further attempt can follow.
+        await _wait_committed(infra, runner, settings.topic(topics.CASES_SLA), 1)
     finally:
         await runner.stop()
     assert calls["n"] == 3
@@ -195,8 +200,11 @@ async def test_redelivered_event_changes_nothing(env, infra):
     settings2 = settings.model_copy(update={"consumer_group": f"{settings.topic_prefix}other"})
     runner2 = _runner(settings2, sessions, producer, _record_effect)
     await runner2.start()
-    await asyncio.sleep(3)
-    await runner2.stop()
+    try:
+        # It got the partitions and went through all four records (committed past them).
+        await _wait_committed(infra, runner2, topic, 4)
+    finally:
+        await runner2.stop()
     assert sorted(await _effects(engine)) == sorted([event.id, marker.id])
 
 
@@ -281,3 +289,183 @@ async def test_one_failing_record_in_a_batch_costs_the_others_nothing(env, infra
     # Its own attempts, plus the one in the batch that was rolled back because of it.
     assert attempts["poison"] in (settings.consumer_max_attempts,
                                   settings.consumer_max_attempts + 1)
+
+
+async def test_an_event_of_unknown_type_is_skipped_counted_and_warned_about(env, infra):
+    settings, engine, sessions, producer = env
+    await _effects_table(engine)
+    topic = settings.topic(topics.CASES_SLA)
+    newer = new_event(type="warden.case.sla.v9", source="/newer", subject="s",
+                      payload=sla_payload())
+    good = new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+    await produce_event(infra.kafka, topic, newer, key="s")
+    await produce_event(infra.kafka, topic, good, key="s")
+    runner = _runner(settings, sessions, producer, _record_effect)
+
+    def skipped() -> float:
+        return REGISTRY.get_sample_value("warden_unknown_events_total", {
+            "service": settings.service_name, "topic": topic,
+            "type": "warden.case.sla.v9"}) or 0.0
+
+    with structlog.testing.capture_logs() as logs:
+        await runner.start()
+        try:
+            await eventually(lambda: _has(engine, good.id), what="the event after the unknown one")
+        finally:
+            await runner.stop()
+    assert skipped() == 1
+    assert await _effects(engine) == [good.id]
+    warnings = [entry for entry in logs if entry["event"] == "event_of_unknown_type_skipped"]
+    assert len(warnings) == 1 and warnings[0]["log_level"] == "warning"
+    assert warnings[0]["type"] == "warden.case.sla.v9"
+
+
+ORIGINAL_TIME_MS = 1_700_000_000_000  # 2023-11-14: far from now, so a re-stamp would show
+
+
+async def _produce_at(bootstrap: str, topic: str, value: bytes, key: bytes,
+                      headers: list[tuple[str, bytes]]) -> None:
+    producer = create_producer(bootstrap, "test-timestamped")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value=value, key=key, headers=headers,
+                                     timestamp_ms=ORIGINAL_TIME_MS)
+    finally:
+        await producer.stop()
+
+
+async def test_dead_letter_and_its_replay_keep_key_headers_and_original_timestamp(env, infra):
+    settings, engine, sessions, producer = env
+    topic = settings.topic(topics.CASES_SLA)
+    await _produce_at(infra.kafka, topic, b"{not json", b"subject-7",
+                      [("traceparent", b"00-abc-def-01"), ("warden-client", b"partner-x")])
+    runner = _runner(settings, sessions, producer, _record_effect)
+    await runner.start()
+    try:
+        (dead,) = await read_records(infra.kafka, topics.dlq(topic), expect=1, timeout=20)
+    finally:
+        await runner.stop()
+    assert dead.key == b"subject-7" and dead.timestamp == ORIGINAL_TIME_MS
+    assert dead.headers[:2] == (("traceparent", b"00-abc-def-01"), ("warden-client", b"partner-x"))
+
+    dry = await replay_dead_letters(settings, topics.CASES_SLA, 10, "test-replay", dry_run=True)
+    assert dry.replayed == 1 and dry.letters[0]["key"] == "subject-7"
+    rejected = await replay_dead_letters(settings, topics.CASES_SLA, 10, "test-replay-other",
+                                         where=letter_filter(error_type="TransientError"))
+    assert (rejected.replayed, rejected.skipped) == (0, 1)
+    done = await replay_dead_letters(settings, topics.CASES_SLA, 10, "test-replay",
+                                     where=letter_filter(reason="not JSON"))
+    assert done.replayed == 1
+    records = await read_records(infra.kafka, topic, expect=2, timeout=15, settle=1)
+    assert len(records) == 2, "the dry run and the rejected letter must send nothing"
+    replayed = records[1]
+    assert (replayed.value, replayed.key, replayed.timestamp) == (
+        b"{not json", b"subject-7", ORIGINAL_TIME_MS)
+    assert list(replayed.headers) == [("traceparent", b"00-abc-def-01"),
+                                      ("warden-client", b"partner-x")]
+
+
+async def test_a_record_is_not_committed_until_its_dead_letter_is_acknowledged(env, infra):
+    """The DLQ topic is missing: the poison record stays uncommitted (and the partition
+    waits) until the DLQ can take it; then it is there, and only then committed."""
+    settings, engine, sessions, producer = env
+    await _effects_table(engine)
+    topic = settings.topic(topics.CASES_SLA)
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka)
+    await admin.start()
+    try:
+        await admin.delete_topics([topics.dlq(topic)])
+        await eventually(lambda: _missing(admin, topics.dlq(topic)), what="the DLQ to be gone")
+        await produce(infra.kafka, topic, b"{poison", key=b"s")
+        good = new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+        await produce_event(infra.kafka, topic, good, key="s")
+        runner = _runner(settings, sessions, producer, _record_effect)
+        failures_before = _dlq_send_failures(settings, topic)
+        await runner.start()
+        try:
+            await eventually(lambda: _true(_dlq_send_failures(settings, topic) > failures_before),
+                             timeout=90, what="a failed DLQ send")
+            assert await _committed(admin, runner, topic) is None
+            assert await _effects(engine) == []  # the partition waits behind it
+            await ensure_topics(infra.kafka, [topics.dlq(topic)], 3, 1)
+            await eventually(lambda: _has(engine, good.id), timeout=90,
+                             what="the next record once the DLQ took the poison one")
+            dead = await read_records(infra.kafka, topics.dlq(topic), expect=1, timeout=15)
+        finally:
+            await runner.stop()
+        assert [r.value for r in dead] == [b"{poison"]
+    finally:
+        await admin.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _missing(admin, name: str) -> bool:
+    return name not in await admin.list_topics()
+
+
+def _dlq_send_failures(settings, topic: str) -> float:
+    return REGISTRY.get_sample_value("warden_dlq_send_failures_total", {
+        "service": settings.service_name, "topic": topics.dlq(topic)}) or 0.0
+
+
+async def _committed(admin, runner: ConsumerRunner, topic: str) -> int | None:
+    offsets = await admin.list_consumer_group_offsets(
+        f"{runner.settings.group_id}.{runner.name}")
+    committed = [meta.offset for tp, meta in offsets.items() if tp.topic == topic
+                 and meta.offset >= 0]
+    return max(committed) if committed else None
+
+
+async def _wait_committed(infra, runner: ConsumerRunner, topic: str, offset: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka)
+    await admin.start()
+    try:
+        async def reached() -> bool:
+            return (await _committed(admin, runner, topic) or 0) >= offset
+        await eventually(reached, timeout=30, what=f"{runner.consumer_id} to commit {offset}")
+    finally:
+        await admin.close()
+
+
+async def test_events_of_one_key_are_published_in_commit_order(env, infra):
+    """Transaction A stages an event first, B stages one of the same key later but commits
+    first: what is published must follow the commits, not the inserts."""
+    settings, engine, sessions, producer = env
+    outbox = Outbox(settings)
+    commits: list[str] = []
+    async with sessions() as session_a:
+        transaction_a = await session_a.begin()
+        event_a = await outbox.emit(session_a, type=CASE_SLA_V1, key="subject-9",
+                                    payload=sla_payload())
+        pid_a = await session_a.scalar(sa.text("SELECT pg_backend_pid()"))
+
+        async def transaction_b() -> None:
+            async with sessions() as session_b, session_b.begin():
+                event_b = await outbox.emit(session_b, type=CASE_SLA_V1, key="subject-9",
+                                            payload=sla_payload())
+            commits.append(event_b.id)
+
+        b = asyncio.create_task(transaction_b())
+
+        async def b_committed_or_waits_for_a() -> bool:
+            if b.done():
+                return True
+            async with engine.connect() as conn:
+                return bool(await conn.scalar(sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND :a = ANY(pg_blocking_pids(pid))"), {"a": pid_a}))
+        await eventually(b_committed_or_waits_for_a, what="B to commit or wait for A")
+        await transaction_a.commit()
+        commits.append(event_a.id)
+    await b
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
+    await relay.start()
+    try:
+        events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=2,
+                                   timeout=15, settle=1)
+    finally:
+        await relay.stop()
+    assert [e.id for e in events] == commits

@@ -22,7 +22,6 @@ from warden.routing.domain import (
     reporters_boost,
     require_lease_holder,
     require_skills,
-    sla_state,
     transfer,
 )
 from warden.routing.policy import DEFAULT_POLICY_PATH, PriorityWeights, load_policy_file
@@ -275,16 +274,6 @@ def test_transfer_to_unknown_queue_is_invalid_naming_the_field():
 def test_transfer_to_the_same_queue_is_a_conflict():
     with pytest.raises(Conflict):
         transfer(POLICY, opened(report("hate_speech")), "hate_harassment")
-
-
-# --- SLA states ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("left", "state"), [
-    (2 * HOUR, None), (HOUR, "at_risk"), (timedelta(seconds=1), "at_risk"),
-    (timedelta(0), "overdue"), (-HOUR, "overdue"),
-])
-def test_sla_state(left, state):
-    assert sla_state(T0 + left, T0, at_risk_margin=HOUR) == state
 
 
 # --- reviewers and leases ------------------------------------------------------------------

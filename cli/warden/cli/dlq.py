@@ -24,15 +24,28 @@ def inspect(topic: Annotated[str, typer.Argument(help="source topic, e.g. report
         typer.echo(json.dumps(letter, default=str))
 
 
-@app.command("replay", epilog=example("bin/warden dlq replay reports.raw",
-                                      "bin/warden dlq replay cases.routed --limit 10"))
+@app.command("replay", epilog=example("bin/warden dlq replay reports.raw --dry-run",
+                                      "bin/warden dlq replay cases.routed --reason timeout --limit 10"))
 def replay(topic: Annotated[str, typer.Argument(help="source topic, e.g. reports.raw")],
            limit: Annotated[int, typer.Option(help="replay at most this many")] = 1000,
            group: Annotated[str, typer.Option(help="consumer group remembering progress")] =
-           "warden-dlq-replay") -> None:
-    """Republish dead letters to their original topic (progress kept in a consumer group)."""
-    from warden.shared.bus.dlq import replay_dead_letters
+           "warden-dlq-replay",
+           reason: Annotated[str | None, typer.Option(help="only reasons containing this")]
+           = None,
+           error_type: Annotated[str | None, typer.Option(help="only this error type")] = None,
+           key: Annotated[str | None, typer.Option(help="only records with this key")] = None,
+           dry_run: Annotated[bool, typer.Option(help="list what would be replayed")] = False,
+           ) -> None:
+    """Republish dead letters to their original topic with key, headers and timestamp
+    (progress kept in a consumer group; letters the filters reject are passed over)."""
+    from warden.shared.bus.dlq import letter_filter, replay_dead_letters
 
     settings = ServiceSettings()
-    count = run(replay_dead_letters(settings, topic, limit, group))
-    console().print(f"replayed {count} record(s) from {settings.topic(topic)}.dlq")
+    where = letter_filter(reason, error_type, key) if (reason or error_type or key) else None
+    result = run(replay_dead_letters(settings, topic, limit, group, where=where,
+                                     dry_run=dry_run))
+    for letter in result.letters or []:
+        typer.echo(json.dumps(letter, default=str))
+    verb = "would replay" if dry_run else "replayed"
+    console().print(f"{verb} {result.replayed} record(s) from {settings.topic(topic)}.dlq"
+                    f" ({result.skipped} passed over)")

@@ -48,7 +48,10 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     # report). A connection the database dropped fails its first statement instead; that
     # invalidates the whole pool, the request gets a 503 (a consumer retries), and the next
     # checkout connects afresh.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    # hide_parameters: bound values (report text, reporter emails) never appear in the
+    # messages of SQL errors, hence never in logged tracebacks or DLQ headers.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                               hide_parameters=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import sys
+import traceback
 import uuid
 from contextvars import ContextVar
 
@@ -20,6 +23,35 @@ def current_correlation_id() -> str:
     return correlation_id_var.get() or str(uuid.uuid4())
 
 
+# What an error message may carry of the data it failed on: SQL bound parameters (report
+# text, reporter emails), PostgreSQL's DETAIL line (``Key (email)=(...)``), pydantic's
+# ``input_value=``. Each is cut before it reaches a log line or a DLQ header.
+_PERSONAL_DATA = [
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters hidden]"),
+    (re.compile(r"DETAIL: [^\n]*"), "DETAIL: [hidden]"),
+    (re.compile(r"Key \([^)\n]*\)=\([^\n]*\)"), "Key (...)=([hidden])"),
+    (re.compile(r"input_value=[^\n]*?(?=, input_type=|$)", re.MULTILINE), "input_value=[hidden]"),
+]
+
+
+def scrub(text: str) -> str:
+    """``text`` without the data values an error message may quote."""
+    for pattern, replacement in _PERSONAL_DATA:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def scrubbed_traceback(exc: BaseException) -> str:
+    return scrub("".join(traceback.format_exception(exc)))
+
+
+def _scrub_event(_, __, event_dict):
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = scrub(value)
+    return event_dict
+
+
 def _add_correlation_id(_, __, event_dict):
     cid = correlation_id_var.get()
     if cid and "correlation_id" not in event_dict:
@@ -32,6 +64,92 @@ def _add_trace_ids(_, __, event_dict):
     if ids and "trace_id" not in event_dict:
         event_dict["trace_id"], event_dict["span_id"] = ids
     return event_dict
+
+
+# aiokafka logs a lost broker at error level from every client, every retry (hundreds of
+# lines in seconds) though the services handle it: retries, outbox, waiting consumers.
+# These messages are demoted to debug, and the loss is logged once by ``BROKER_LOSS``.
+_BROKER_LOSS_MARKERS = (
+    "Unable connect to node", "Unable to update metadata", "Unable to request metadata",
+    "NodeNotReadyError", "KafkaConnectionError", "RequestTimedOutError", "Connect call failed",
+    "Connection reset", "coordinator dead", "Heartbeat failed", "Heartbeat session expired",
+    "Got error produce response", "NotLeaderForPartitionError", "LeaderNotAvailableError",
+    "Failed fetch messages", "Cannot send", "Could not send", "Error sending",
+    "not started or not valid", "Coordinator not available", "CoordinatorNotAvailableError",
+    "NotCoordinatorError",
+)
+
+
+class BrokerLoss:
+    """Remembers whether Kafka is currently unreachable, so a loss and its recovery are each
+    logged once (at warning) and counted, however many clients notice them.
+
+    A broker going down or coming back produces a burst of mixed successes and errors, so a
+    recovery is announced only once ``quiet_s`` passed after a success without any further
+    loss message; until then the outage counts as one.
+    """
+
+    def __init__(self, quiet_s: float = 5.0) -> None:
+        self.service = "warden"
+        self.quiet_s = quiet_s
+        self.lost = False
+        self._announce: asyncio.TimerHandle | None = None
+
+    def reset(self, service: str) -> None:
+        self.service, self.lost = service, False
+        self._cancel_announce()
+
+    def noticed(self, detail: str) -> None:
+        if self.lost:
+            if self._announce is not None:  # not over yet: wait for quiet again
+                self._cancel_announce()
+                self.recovered()
+            return
+        self.lost = True
+        KAFKA_BROKER_LOSSES.labels(self.service).inc()
+        get_logger(__name__).warning("kafka_broker_unreachable", detail=detail[:300])
+
+    def recovered(self) -> None:
+        """Something reached Kafka again; announced once it stays quiet."""
+        if not self.lost or self._announce is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._announce_recovery()
+            return
+        self._announce = loop.call_later(self.quiet_s, self._announce_recovery)
+
+    def _cancel_announce(self) -> None:
+        if self._announce is not None:
+            self._announce.cancel()
+            self._announce = None
+
+    def _announce_recovery(self) -> None:
+        self._announce = None
+        if self.lost:
+            self.lost = False
+            get_logger(__name__).warning("kafka_broker_reachable_again")
+
+
+BROKER_LOSS = BrokerLoss()
+
+
+class BrokerLossFilter(logging.Filter):
+    """On the log handler: aiokafka's lost-broker messages become one ``BROKER_LOSS`` warning;
+    its other messages (real errors) pass unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("aiokafka") or record.levelno < logging.WARNING:
+            return True
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            message += f" {record.exc_info[1]!r}"
+        if not any(marker in message for marker in _BROKER_LOSS_MARKERS):
+            return True
+        BROKER_LOSS.noticed(message)
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 def configure_logging(service: str, level: str = "INFO", json_logs: bool = True) -> None:
@@ -56,11 +174,14 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _scrub_event,
             renderer,
         ],
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
+    handler.addFilter(BrokerLossFilter())
+    BROKER_LOSS.reset(service)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -100,4 +221,24 @@ HTTP_REQUESTS = Counter(
 )
 HTTP_LATENCY = Histogram(
     "warden_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+)
+PRODUCER_RENEWALS = Counter(
+    "warden_producer_renewals_total",
+    "Kafka producers replaced after a failed send (their sequence state is no longer trusted)",
+    ["client"],
+)
+UNKNOWN_EVENTS = Counter(
+    "warden_unknown_events_total",
+    "Well-formed events of a type this version does not know, skipped (a newer producer?)",
+    ["service", "topic", "type"],
+)
+KAFKA_BROKER_LOSSES = Counter(
+    "warden_kafka_broker_losses_total",
+    "Times Kafka became unreachable (logged once each at warning, however many clients noticed)",
+    ["service"],
+)
+DLQ_SEND_FAILURES = Counter(
+    "warden_dlq_send_failures_total",
+    "Failed attempts to write a record to its dead-letter topic (retried until acknowledged)",
+    ["service", "topic"],
 )

@@ -7,6 +7,7 @@ import logging
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from tests.support.kafka import produce, read_records
 from warden.intake.examples import example
@@ -16,19 +17,23 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 class Everything(logging.Handler):
-    def __init__(self) -> None:
+    """Every record, rendered by the service's own log formatter (what would be written)."""
+
+    def __init__(self, formatter: logging.Formatter | None) -> None:
         super().__init__(level=logging.DEBUG)
+        self.setFormatter(formatter)
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.getMessage()} {record.msg!r} {record.args!r} "
-                          f"{record.exc_text or ''}")
+        self.lines.append(self.format(record))
 
 
 @pytest.fixture
-def logs():
+def logs(intake):
     root = logging.getLogger()
-    handler, level = Everything(), root.level
+    service_handler = next((h for h in root.handlers if h.formatter is not None), None)
+    handler = Everything(service_handler.formatter if service_handler else None)
+    level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
@@ -79,3 +84,47 @@ async def test_user_text_and_identity_are_never_logged(intake, logs):
     assert "event_dead_lettered" in captured  # the capture did see the service's logs
     assert secret not in captured
     assert email not in captured
+
+
+async def test_database_errors_and_dead_letters_carry_no_user_data(intake, logs):
+    """A database that refuses a report (here a check constraint, whose error quotes the
+    failing row) over HTTP and over Kafka: neither the logged errors nor the DLQ headers
+    (reason, stack trace) may quote the report's text or the reporter's email."""
+    name, auth = await intake.new_client()
+    secret = f"db-refuses-{uuid.uuid4().hex}"
+    email = f"{uuid.uuid4().hex[:10]}@private.example"
+    async with intake.runtime.engine.begin() as conn:
+        await conn.execute(sa.text(
+            "ALTER TABLE reports ADD CONSTRAINT refuses_marked_reports "
+            "CHECK (normalized::text NOT LIKE '%db-refuses-%') NOT VALID"))
+    try:
+        body = example("user")
+        body["content"]["id"] = f"post-{uuid.uuid4().hex[:8]}"
+        body["text"] = f"Please help, {secret}"
+        body["reporter"].update(email=email)
+
+        refused = await intake.http.post("/v1/reports", json=body, headers=auth)
+        assert refused.status_code >= 500 and secret not in refused.text
+
+        raw = intake.topic(topics.REPORTS_RAW)
+        body["content"]["id"] = f"post-{uuid.uuid4().hex[:8]}"
+        await produce(intake.kafka, raw, json.dumps(body).encode(),
+                      headers=[("warden-client", name.encode())])
+        letters = await read_records(intake.kafka, topics.dlq(raw), expect=1, timeout=60,
+                                     where=lambda r: secret.encode() in (r.value or b""))
+    finally:
+        async with intake.runtime.engine.begin() as conn:
+            await conn.execute(sa.text(
+                "ALTER TABLE reports DROP CONSTRAINT refuses_marked_reports"))
+    assert letters, "the refused raw report reached the DLQ"
+    headers = {k: v.decode(errors="replace") for k, v in letters[0].headers}
+    assert "refuses_marked_reports" in headers["dlq.stacktrace"]  # the error itself is kept
+    # PostgreSQL and SQLAlchemy shorten long values, so look for a short piece of them.
+    pieces = (secret[:20], email)
+    for key, value in headers.items():
+        if key.startswith("dlq."):
+            assert not [p for p in pieces if p in value], f"{key} quotes user data"
+
+    captured = "\n".join(logs.lines)
+    assert "refuses_marked_reports" in captured  # the capture saw the database errors
+    assert not [p for p in pieces if p in captured]

@@ -14,6 +14,7 @@ from tests.support.apps import eventually
 from tests.support.kafka import read_events
 from warden.routing.app import create_app
 from warden.routing.policy import PolicyError
+from warden.routing.workers import SlaWatcher
 from warden.shared.contracts import topics
 from warden.shared.contracts.events import CASE_SLA_V1, Channel
 
@@ -25,14 +26,27 @@ async def sla_events(app, expect: int, settle: float = 0.0):
 
 async def test_sla_watcher_announces_at_risk_then_overdue_once_each(start_routing):
     async with start_routing(sla_at_risk_margin_s=60) as app:
-        due = datetime.now(UTC) + timedelta(seconds=2)
+        watcher = next(w for w in app.runtime.workers if isinstance(w, SlaWatcher))
+        real_now = datetime.now(UTC)
+        now = {"t": real_now}
+        watcher.clock = lambda: now["t"]  # the watcher sees the time this test says
+        due = real_now + timedelta(minutes=20)
         report = make_report(category="illegal_content_order", channel=Channel.REGULATOR,
                              deadline=due)
         await app.send_report(report)
         case = await app.wait_case(report)
         assert datetime.fromisoformat(case["due_at"]) == due
-        events = await sla_events(app, 2, settle=1.5)
+
+        now["t"] = due - timedelta(seconds=90)  # outside the 60 s margin: nothing yet
+        await watcher.tick()
+        early = await app.case_of_report(report.report_id)
+        assert not [h for h in early["history"] if h["action"].startswith("sla_")]
+        now["t"] = due - timedelta(seconds=30)
+        [at_risk] = await sla_events(app, 1)
+        now["t"] = due + timedelta(seconds=1)
+        events = await sla_events(app, 2, settle=1.0)
         assert [e.data["state"] for e in events] == ["at_risk", "overdue"]
+        assert events[0].id == at_risk.id
         assert {e.data["case_id"] for e in events} == {case["id"]}
         assert events[1].data["subject"]["id"] == report.subject.id
         assert datetime.fromisoformat(events[1].data["due_at"]) == due

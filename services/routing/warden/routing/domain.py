@@ -260,14 +260,6 @@ def transfer(policy: RoutingPolicy, case: CaseState, to_queue: str) -> Change:
                   queue_changed=True)
 
 
-def sla_state(due_at: datetime, now: datetime, at_risk_margin: timedelta) -> SlaState | None:
-    if due_at <= now:
-        return "overdue"
-    if due_at - now <= at_risk_margin:
-        return "at_risk"
-    return None
-
-
 def require_skills(reviewer: Reviewer, queue: str, skills: frozenset[str]) -> None:
     if not reviewer.has_skills(skills):
         missing = ", ".join(sorted(skills - reviewer.skills))

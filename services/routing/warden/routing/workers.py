@@ -82,9 +82,11 @@ class Periodic:
 
 class SlaWatcher(Periodic):
     name = "sla_watcher"
+    # What "now" is for due times: replaceable, so tests drive time instead of racing it.
+    clock: Callable[[], datetime] = staticmethod(utcnow)
 
     async def tick(self) -> None:
-        now = utcnow()
+        now = self.clock()
         # Overdue first: a case that skipped its at-risk window is announced once, as overdue.
         await self.drain(lambda ctx, s: service.announce_sla(ctx, s, "overdue", now))
         await self.drain(lambda ctx, s: service.announce_sla(ctx, s, "at_risk", now))

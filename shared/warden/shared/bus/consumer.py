@@ -21,32 +21,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.shared.backoff import backoff_delay
-from warden.shared.bus.kafka import start_with_retry
+from warden.shared.bus.dlq import dlq_headers, original_timestamp_ms
+from warden.shared.bus.kafka import OutgoingRecord, Publisher, start_with_retry
 from warden.shared.contracts.envelope import CloudEvent
+from warden.shared.contracts.events import EVENT_MODELS
 from warden.shared.contracts.topics import dlq
 from warden.shared.db import InboxRecord, is_database_unreachable
 from warden.shared.errors import InvalidMessage, WardenError
 from warden.shared.observability import (
+    BROKER_LOSS,
     CONSUMER_LAG,
     DLQ_RECORDS,
+    DLQ_SEND_FAILURES,
     EVENT_PROCESSING_SECONDS,
     EVENTS_CONSUMED,
+    UNKNOWN_EVENTS,
     correlation_id_var,
     get_logger,
+    scrub,
+    scrubbed_traceback,
 )
 from warden.shared.settings import ServiceSettings
 from warden.shared.tracing import consuming
@@ -117,7 +122,7 @@ class ConsumerRunner:
     handlers: dict[str, Handler]
     settings: ServiceSettings
     sessions: async_sessionmaker[AsyncSession]
-    producer: AIOKafkaProducer
+    producer: Publisher
     parse: Parser = parse_cloudevent
     max_records: int = 200
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
@@ -175,6 +180,7 @@ class ConsumerRunner:
         for attempt in range(1, 1000):
             try:
                 await self._consumer.commit({tp: offset})
+                BROKER_LOSS.recovered()
                 return
             except KafkaError as exc:
                 # A rebalance may have moved the partition away: its new owner re-reads
@@ -292,7 +298,17 @@ class ConsumerRunner:
             raise
 
     def _ignored(self, message: Incoming) -> str:
-        log.debug("event_ignored", type=message.type, consumer=self.consumer_id)
+        """Skip an event no handler here wants. A type the contracts do not know is worth a
+        warning and a metric: most likely a producer on a newer version than this consumer."""
+        if message.type in EVENT_MODELS:
+            log.debug("event_ignored", type=message.type, consumer=self.consumer_id)
+        else:
+            event_type = message.type[:100]
+            UNKNOWN_EVENTS.labels(self.settings.service_name, message.record.topic,
+                                  event_type).inc()
+            log.warning("event_of_unknown_type_skipped", type=event_type,
+                        consumer=self.consumer_id, topic=message.record.topic,
+                        offset=message.record.offset, event_id=message.event_id)
         return "ignored"
 
     async def _handle(self, session: AsyncSession, message: Incoming) -> str:
@@ -319,29 +335,34 @@ class ConsumerRunner:
         return inserted.first() is not None
 
     async def dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int) -> None:
-        """Send the original bytes to ``<topic>.dlq`` with the reason in headers."""
-        reason = exc.detail if isinstance(exc, WardenError) else repr(exc)
-        headers = list(record.headers or []) + [
-            ("dlq.reason", reason[:4000].encode()),
-            ("dlq.error.type", type(exc).__name__.encode()),
-            ("dlq.original.topic", record.topic.encode()),
-            ("dlq.original.partition", str(record.partition).encode()),
-            ("dlq.original.offset", str(record.offset).encode()),
-            ("dlq.consumer", self.consumer_id.encode()),
-            ("dlq.attempts", str(attempts).encode()),
-            ("dlq.failed.at", datetime.now(UTC).isoformat().encode()),
-        ]
+        """Send the original record (bytes, key, headers, timestamp) to ``<topic>.dlq`` with the
+        reason in ``dlq.*`` headers; returns only once Kafka acknowledged it.
+
+        There is no giving up: until the DLQ has it, the record is neither processed nor
+        dead-lettered, so its offset must not be committed (cancellation leaves it uncommitted
+        too, and the next owner of the partition handles it again).
+        """
+        reason = scrub(exc.detail if isinstance(exc, WardenError) else repr(exc))
+        headers = dlq_headers(record, reason=reason, error_type=type(exc).__name__,
+                              consumer=self.consumer_id, attempts=attempts)
         if not isinstance(exc, InvalidMessage):
-            trace = "".join(traceback.format_exception(exc))[-4000:]
-            headers.append(("dlq.stacktrace", trace.encode()))
+            headers.append(("dlq.stacktrace", scrubbed_traceback(exc)[-4000:].encode()))
         dlq_topic = dlq(record.topic)
-        for attempt in range(1, 10_000):
+        letter = OutgoingRecord(dlq_topic, record.value, record.key, headers,
+                                timestamp_ms=original_timestamp_ms(record))
+        attempt = 0
+        while True:
             try:
-                await (await self.producer.send(dlq_topic, value=record.value, key=record.key,
-                                                headers=headers))
+                await self.producer.send(letter)
                 break
-            except KafkaError as send_error:
-                log.warning("dlq_send_failed", error=repr(send_error), attempt=attempt)
+            except asyncio.CancelledError:
+                raise
+            except Exception as send_error:  # noqa: BLE001 - every failure is retried
+                attempt += 1
+                DLQ_SEND_FAILURES.labels(self.settings.service_name, dlq_topic).inc()
+                (log.warning if attempt == 1 else log.info)(
+                    "dlq_send_failed", consumer=self.consumer_id, topic=dlq_topic,
+                    offset=record.offset, error=repr(send_error), attempt=attempt)
                 await asyncio.sleep(backoff_delay(attempt, initial=0.5, maximum=10))
         DLQ_RECORDS.labels(self.settings.service_name, dlq_topic).inc()
         log.warning("event_dead_lettered", consumer=self.consumer_id, topic=record.topic,

@@ -1,15 +1,46 @@
-"""Dead-letter topics: read what failed and why, replay it to its original topic."""
+"""Dead-letter topics: what a dead letter carries, read what failed and why, replay it.
+
+A dead letter is the original record — value, key, headers and timestamp — plus ``dlq.*``
+headers saying why. Replay sends value, key, the original headers and the original
+timestamp back, so a replayed report keeps its receipt time (legal clocks run from it).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from warden.shared.bus.kafka import create_producer
+from warden.shared.bus.kafka import OutgoingRecord, Publisher
 from warden.shared.contracts.topics import dlq
 from warden.shared.settings import ServiceSettings
+
+def original_timestamp_ms(record: ConsumerRecord) -> int | None:
+    """The record's own timestamp, to be kept by its copies (None: let Kafka stamp it)."""
+    if record.timestamp is None or record.timestamp < 0:
+        return None
+    return record.timestamp
+
+
+def dlq_headers(record: ConsumerRecord, *, reason: str, error_type: str, consumer: str,
+                attempts: int) -> list[tuple[str, bytes]]:
+    """The record's own headers plus why it failed (``reason`` must already be scrubbed)."""
+    return [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq.")] + [
+        ("dlq.reason", reason[:4000].encode()),
+        ("dlq.error.type", error_type.encode()),
+        ("dlq.original.topic", record.topic.encode()),
+        ("dlq.original.partition", str(record.partition).encode()),
+        ("dlq.original.offset", str(record.offset).encode()),
+        ("dlq.original.timestamp", str(record.timestamp).encode()),
+        ("dlq.consumer", consumer.encode()),
+        ("dlq.attempts", str(attempts).encode()),
+        ("dlq.failed.at", datetime.now(UTC).isoformat().encode()),
+    ]
 
 
 def describe(record) -> dict:
@@ -23,6 +54,7 @@ def describe(record) -> dict:
         "original": f"{headers.get('dlq.original.topic')}"
                     f"[{headers.get('dlq.original.partition')}]@{headers.get('dlq.original.offset')}",
         "failed_at": headers.get("dlq.failed.at"),
+        "timestamp": record.timestamp,
         "consumer": headers.get("dlq.consumer"),
         "value_preview": (record.value or b"")[:200].decode(errors="replace"),
     }
@@ -71,31 +103,88 @@ async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
     return False
 
 
-async def replay_dead_letters(settings: ServiceSettings, topic: str, limit: int, group: str) -> int:
-    """Send dead letters back to the original topic, stripped of the ``dlq.*`` headers."""
+@dataclass
+class Replay:
+    """What a replay did (or, dry, would do)."""
+
+    replayed: int = 0
+    skipped: int = 0
+    dry_run: bool = False
+    letters: list[dict] | None = None
+
+
+LetterFilter = Callable[[dict], bool]
+
+
+def letter_filter(reason: str | None = None, error_type: str | None = None,
+                  key: str | None = None) -> LetterFilter:
+    """Select dead letters whose reason contains ``reason``, of ``error_type``, with ``key``."""
+    def matches(letter: dict) -> bool:
+        return ((reason is None or reason in (letter["reason"] or ""))
+                and (error_type is None or letter["error_type"] == error_type)
+                and (key is None or letter["key"] == key))
+    return matches
+
+
+async def replay_dead_letters(settings: ServiceSettings, topic: str, limit: int, group: str, *,
+                              where: LetterFilter | None = None,
+                              dry_run: bool = False) -> Replay:
+    """Send dead letters back to their original topic: value, key, original headers (the
+    ``dlq.*`` ones stripped) and original timestamp.
+
+    Progress is kept in consumer group ``group``: a letter is replayed once, and one that
+    ``where`` rejects is passed over for good. ``dry_run`` only lists what would go (and
+    moves no progress).
+    """
     name = dlq(settings.topic(topic))
     consumer = AIOKafkaConsumer(name, bootstrap_servers=settings.kafka_bootstrap,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 group_id=f"{settings.topic_prefix}{group}")
-    producer = create_producer(settings.kafka_bootstrap, f"warden-dlq-replay-{uuid.uuid4().hex[:6]}")
+    publisher = Publisher(settings.kafka_bootstrap, f"warden-dlq-replay-{uuid.uuid4().hex[:6]}")
+    result = Replay(dry_run=dry_run, letters=[] if dry_run else None)
     await consumer.start()
-    await producer.start()
-    replayed = 0
     try:
-        while replayed < limit:
-            batch = await consumer.getmany(timeout_ms=2000, max_records=min(500, limit - replayed))
-            if not batch:
-                break
+        ends = await _ends_once_assigned(consumer)
+        while result.replayed < limit and await _behind(consumer, ends):
+            batch = await consumer.getmany(timeout_ms=2000,
+                                           max_records=min(500, limit - result.replayed))
             for records in batch.values():
                 for record in records:
-                    headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq.")]
-                    original = dict(record.headers or []).get("dlq.original.topic")
-                    target = original.decode() if original else settings.topic(topic)
-                    await producer.send_and_wait(target, value=record.value, key=record.key,
-                                                 headers=headers)
-                    replayed += 1
-            await consumer.commit()
+                    letter = describe(record)
+                    if where is not None and not where(letter):
+                        result.skipped += 1
+                        continue
+                    result.replayed += 1
+                    if dry_run:
+                        result.letters.append(letter)
+                    else:
+                        await publisher.send(_back_to_its_topic(record, settings.topic(topic)))
+            if not dry_run and batch:
+                await consumer.commit()
     finally:
-        await producer.stop()
+        await publisher.stop()
         await consumer.stop()
-    return replayed
+    return result
+
+
+async def _ends_once_assigned(consumer: AIOKafkaConsumer,
+                              timeout_s: float = 60.0) -> dict[TopicPartition, int]:
+    """End offsets of the group's partitions, read once the group assigned them (joining a
+    group takes a few seconds; a fixed short wait would miss everything on a busy box)."""
+    async with asyncio.timeout(timeout_s):
+        while not consumer.assignment():
+            await asyncio.sleep(0.1)  # the group joins in aiokafka's background task
+    return await consumer.end_offsets(list(consumer.assignment()))
+
+
+def _back_to_its_topic(record: ConsumerRecord, fallback_topic: str) -> OutgoingRecord:
+    headers = dict(record.headers or [])
+    original = headers.get("dlq.original.topic")
+    timestamp = headers.get("dlq.original.timestamp")
+    timestamp_ms = int(timestamp) if timestamp and timestamp.lstrip(b"-").isdigit() else None
+    if timestamp_ms is None or timestamp_ms < 0:
+        timestamp_ms = original_timestamp_ms(record)  # dead letters from before the header
+    return OutgoingRecord(
+        original.decode() if original else fallback_topic, record.value, record.key,
+        [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq.")],
+        timestamp_ms=timestamp_ms)

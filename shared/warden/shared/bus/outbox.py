@@ -3,6 +3,19 @@
 ``Outbox.emit`` adds the row and a ``pg_notify`` in the caller's transaction, so the
 relay wakes the moment the transaction commits (and never sees an uncommitted event).
 The relay also polls, so a missed notification only delays, never loses, an event.
+
+Order per key is commit order. The relay publishes in ``seq`` order, and ``seq`` is taken
+at insert time; two transactions staging events of one key could otherwise commit in the
+other order than they inserted (the first to insert commits last), and the events would
+go out in insert order, contradicting the state the database ended with. So staging an
+event first takes a transaction-scoped advisory lock on its key: a second transaction on
+the same key waits until the first commits or rolls back, hence inserts (gets its ``seq``)
+after it. Relay-side alternatives (publishing only rows older than every transaction in
+flight, by ``pg_snapshot_xmin``) need an xid column in every service's outbox and hold
+back every key behind the slowest transaction; the lock costs only writers of the same
+subject, which mostly contend on the same rows anyway. Two transactions staging the same
+two keys in opposite orders can deadlock; PostgreSQL aborts one (SQLSTATE 40P01), which
+the consumers retry and the HTTP edge answers with a 503, like any such conflict.
 """
 
 from __future__ import annotations
@@ -14,11 +27,12 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from warden.shared.backoff import backoff_delay
+from warden.shared.bus.kafka import OutgoingRecord, Publisher
 from warden.shared.contracts.envelope import CloudEvent, new_event
 from warden.shared.contracts.events import topic_for
 from warden.shared.db import OutboxRecord, asyncpg_dsn
@@ -37,6 +51,11 @@ NOTIFY_CHANNEL = "warden_outbox"
 RELAY_LOCK_KEY = 0x5741524445  # "WARDE"
 _outbox = OutboxRecord.__table__
 _NOTIFIED_IN = "warden.outbox.notified_in"
+_KEYS_LOCKED = "warden.outbox.keys_locked"
+# First key of the two-int advisory locks on event keys (a key space apart from the relay's).
+KEY_LOCK_SPACE = 0x5744  # "WD"
+_LOCK_KEY = sa.select(sa.func.pg_advisory_xact_lock(
+    KEY_LOCK_SPACE, sa.func.hashtext(sa.bindparam("key", type_=sa.Text))))
 _INSERT = _outbox.insert()
 # The first event of a transaction also queues the relay's wake-up, in the same statement
 # (PostgreSQL delivers a NOTIFY only at commit): one round trip, not two.
@@ -84,38 +103,88 @@ class Outbox:
                     topic: str | None = None) -> None:
         # One wake-up per transaction is enough: the relay publishes everything committed.
         transaction = session.sync_session.get_transaction()
+        await self._lock_key(session, transaction, key)
         first = session.info.get(_NOTIFIED_IN) is not transaction
         await session.execute(_INSERT_AND_NOTIFY if first else _INSERT,
                               self.row(event, key=key, topic=topic))
         if first:
             session.info[_NOTIFIED_IN] = transaction
 
+    @staticmethod
+    async def _lock_key(session: AsyncSession, transaction, key: str) -> None:
+        """Wait for any other transaction that staged an event of ``key`` (see the module doc)."""
+        locked = session.info.get(_KEYS_LOCKED)
+        if locked is None or locked[0] is not transaction:
+            locked = session.info[_KEYS_LOCKED] = (transaction, set())
+        if key not in locked[1]:
+            await session.execute(_LOCK_KEY, {"key": key})
+            locked[1].add(key)
+
 
 def stage_from(source: sa.CTE, *, prefix: str = "event_") -> sa.CTE:
     """A CTE that stages one outbox row (and the relay's wake-up) for each row of ``source``:
     with ``source`` an ``INSERT .. ON CONFLICT DO NOTHING RETURNING``, the event is staged
     exactly when the insert happened, in the same statement. Its values are bound as
-    ``<prefix><column>`` (``Outbox.row`` gives them)."""
+    ``<prefix><column>`` (``Outbox.row`` gives them).
+
+    The row's ``seq`` is drawn only after the key's advisory lock is held (the lock is in the
+    SELECT that feeds the insert), so per-key commit order is ``seq`` order here too."""
     columns = ["event_id", "topic", "key", "value", "headers"]
+    key_lock = (sa.select(sa.true())
+                .select_from(sa.func.pg_advisory_xact_lock(
+                    KEY_LOCK_SPACE, sa.func.hashtext(sa.bindparam(prefix + "key", type_=sa.Text))))
+                .scalar_subquery())
     values = sa.select(*[sa.bindparam(prefix + c, type_=_outbox.c[c].type) for c in columns])
-    return (_outbox.insert().from_select(columns, values.select_from(source))
+    return (_outbox.insert().from_select(columns, values.select_from(source).where(key_lock))
             .returning(sa.func.pg_notify(NOTIFY_CHANNEL, "").label("notified"))
             .cte(f"{prefix}staged"))
 
 
-class OutboxRelay:
-    """Publishes committed outbox rows in order, marks them published, prunes old ones."""
+class PublishFailed(Exception):
+    """Kafka did not acknowledge some rows of a batch (they stay in the outbox)."""
 
-    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer, settings: ServiceSettings,
+    def __init__(self, failed: int, cause: BaseException) -> None:
+        super().__init__(f"{failed} event(s) not acknowledged: {cause!r}")
+        self.failed = failed
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order, marks them published, prunes old ones.
+
+    It owns its :class:`Publisher`, which replaces its producer after a failed send (a
+    broker restart can leave an idempotent producer refused for ever); rows not acknowledged
+    stay unpublished and go out again, in ``seq`` order, on the next attempt.
+    """
+
+    def __init__(self, engine: AsyncEngine, publisher: Publisher, settings: ServiceSettings,
                  retention: timedelta = timedelta(hours=24)) -> None:
         self._engine = engine
-        self._producer = producer
+        self._publisher = publisher
         self._settings = settings
         self._retention = retention
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._listener: asyncpg.Connection | None = None
-        self.healthy = False
+        self._last_failed = True  # not healthy before the first successful round
+        self._sending_since: float | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """The last round succeeded and the current one (if any) is not stuck waiting on Kafka."""
+        if self._last_failed:
+            return False
+        if self._sending_since is None:
+            return True
+        waited = asyncio.get_running_loop().time() - self._sending_since
+        return waited < self._settings.outbox_stall_after_s
+
+    @property
+    def status(self) -> str:
+        if self.healthy:
+            return "publishing"
+        if self._sending_since is not None and not self._last_failed:
+            return "waiting for Kafka to acknowledge"
+        return "cannot publish"
 
     async def start(self) -> None:
         await self._listen()
@@ -128,6 +197,7 @@ class OutboxRelay:
                 await self._task
         if self._listener and not self._listener.is_closed():
             await self._listener.close()
+        await self._publisher.stop()
 
     def wake(self) -> None:
         self._wake.set()
@@ -149,7 +219,9 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 published = await self.publish_batch()
-                self.healthy, failures = True, 0
+                if failures:
+                    log.info("outbox_publishing_again", failures=failures)
+                self._last_failed, failures = False, 0
                 if loop.time() >= next_housekeeping:
                     await self._housekeeping()
                     next_housekeeping = loop.time() + 5
@@ -157,9 +229,12 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep relaying whatever went wrong
                 failures += 1
-                self.healthy = False
-                log.warning("outbox_publish_failed", error=repr(exc), failures=failures)
-                await asyncio.sleep(min(5.0, 0.2 * 2 ** min(failures, 5)))
+                self._last_failed = True
+                # Once at warning; the retries of the same outage at info (a broker loss is
+                # already logged once as such).
+                (log.warning if failures == 1 else log.info)(
+                    "outbox_publish_failed", error=repr(exc), failures=failures)
+                await asyncio.sleep(backoff_delay(failures, initial=0.2, maximum=5.0))
                 continue
             if published >= self._settings.outbox_batch_size:
                 continue
@@ -169,7 +244,13 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_interval_s)
 
     async def publish_batch(self) -> int:
-        """Publish one batch in order; rows are marked only after Kafka acknowledged them all."""
+        """Publish one batch in order; a row is marked published only once Kafka acknowledged it.
+
+        Rows that failed stay unpublished (``PublishFailed`` is raised after the acknowledged
+        ones are marked). Per key this keeps order: the rows of one key go to one partition,
+        where the idempotent producer refuses everything after a failed batch, so what was
+        acknowledged is always a prefix of that key's rows.
+        """
         async with self._engine.begin() as conn:
             locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
             if not locked:
@@ -183,20 +264,25 @@ class OutboxRelay:
             )).all()
             if not rows:
                 return 0
-            pending = [
-                await self._producer.send(
-                    row.topic, value=row.value, key=row.key.encode(),
-                    headers=[(k, v.encode()) for k, v in row.headers.items()],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*pending)
-            await conn.execute(
-                sa.update(_outbox).where(_outbox.c.seq.in_([r.seq for r in rows]))
-                .values(published_at=sa.func.now())
-            )
-        for row in rows:
+            self._sending_since = asyncio.get_running_loop().time()
+            try:
+                outcomes = await self._publisher.publish([
+                    OutgoingRecord(row.topic, row.value, row.key.encode(),
+                                   [(k, v.encode()) for k, v in row.headers.items()])
+                    for row in rows])
+            finally:
+                self._sending_since = None
+            acknowledged = [row for row, failure in zip(rows, outcomes, strict=True)
+                            if failure is None]
+            if acknowledged:
+                await conn.execute(
+                    sa.update(_outbox).where(_outbox.c.seq.in_([r.seq for r in acknowledged]))
+                    .values(published_at=sa.func.now()))
+        for row in acknowledged:
             EVENTS_PUBLISHED.labels(self._settings.service_name, row.topic).inc()
+        failures = [failure for failure in outcomes if failure is not None]
+        if failures:
+            raise PublishFailed(len(failures), failures[0])
         return len(rows)
 
     async def _housekeeping(self) -> None:
