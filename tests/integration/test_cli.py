@@ -97,7 +97,10 @@ def test_doctor_passes_on_a_healthy_system_and_names_what_is_wrong(
     monkeypatch.setenv("COLUMNS", "200")
     healthy = runner.invoke(app, ["doctor", "--no-http"])
     assert healthy.exit_code == 0, healthy.output
-    assert "all 19 checks passed" in healthy.output
+    from warden.shared.contracts.topics import all_topics_with_dlq
+    # Kafka, each topic, each service's database (HTTP checks are off).
+    expected = 1 + len(all_topics_with_dlq()) + 4
+    assert f"all {expected} checks passed" in healthy.output
 
     # A topic with the wrong partition count, a database behind its migrations, a service
     # that does not answer: each is named and the exit status is 1.
