@@ -3,6 +3,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# Benchmarks run the services with development keys and secrets.
+export WARDEN_DEV_MODE="${WARDEN_DEV_MODE:-true}"
 bash deploy/local/up.sh
 status=0
 for script in bench/bench_*.py; do

@@ -34,7 +34,7 @@ from warden.shared.observability import (
     get_logger,
 )
 from warden.shared.problems import install_problem_handlers
-from warden.shared.settings import ServiceSettings
+from warden.shared.settings import InsecureConfiguration, ServiceSettings
 
 log = get_logger(__name__)
 
@@ -73,6 +73,11 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        try:
+            settings.require_secure()
+        except InsecureConfiguration as exc:
+            log.error("insecure_configuration", detail=str(exc))
+            raise
         runtime = await _start_runtime(settings, wire)
         app.state.runtime = runtime
         log.info("service_started", host=settings.host, port=settings.port,
