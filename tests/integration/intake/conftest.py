@@ -53,6 +53,7 @@ class IntakeEnv:
 def intake_settings(infra, database_url: str, prefix: str, **overrides) -> IntakeSettings:
     values = dict(database_url=database_url, kafka_bootstrap=infra.kafka, topic_prefix=prefix,
                   max_body_bytes=MAX_BODY, rate_limit_per_s=1000.0, rate_limit_burst=1000,
+                  auth_failure_burst=1000,
                   consumer_backoff_initial_s=0.05, consumer_max_attempts=3)
     values.update(overrides)
     return IntakeSettings(**values)
