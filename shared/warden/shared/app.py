@@ -33,6 +33,7 @@ from warden.shared.observability import (
     correlation_id_var,
     get_logger,
 )
+from warden.shared.openapi import document_problems
 from warden.shared.problems import install_problem_handlers
 from warden.shared.settings import InsecureConfiguration, ServiceSettings
 
@@ -90,6 +91,7 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
+    document_problems(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(ops_router())
     for router in routers:
