@@ -223,3 +223,71 @@ async def test_queue_listing_pages_in_claim_order(routing_app):
     keys = [(-c["priority"], c["due_at"]) for c in seen]
     assert keys == sorted(keys)
     assert seen[0]["channels"] == ["trusted_flagger"]
+
+
+def skew_routing_clock(monkeypatch, offset: timedelta) -> None:
+    """Make this routing process's clock run ``offset`` ahead of the database's (a host whose
+    clock drifted); its routes and background workers both read it."""
+    from warden.routing import routes, workers
+
+    def skewed() -> datetime:
+        return datetime.now(UTC) + offset
+    monkeypatch.setattr(routes, "utcnow", skewed)
+    monkeypatch.setattr(workers, "utcnow", skewed)
+
+
+async def test_a_process_whose_clock_runs_fast_neither_steals_nor_sweeps_a_live_lease(
+        routing_app, monkeypatch):
+    held = await routing_app.seed(make_report(category="spam"))
+    claimed = await routing_app.client.post("/v1/queues/general/claim", json={"lease_seconds": 300},
+                                            headers=routing_app.auth("kate"))
+    assert claimed.status_code == 200 and claimed.json()["id"] == str(held.id)
+    skew_routing_clock(monkeypatch, timedelta(minutes=10))
+    # A case whose lease really ran out: once the sweeper has returned it, it has also judged
+    # kate's lease (it sweeps in expiry order, both in one pass).
+    lapsed = await routing_app.seed(make_report(category="spam"))
+    grabbed = await routing_app.client.post("/v1/queues/general/claim", json={"lease_seconds": 1},
+                                            headers=routing_app.auth("liam"))
+    assert grabbed.status_code == 200 and grabbed.json()["id"] == str(lapsed.id)
+    # Its lease runs from the database's clock, not the fast one.
+    lapses_at = datetime.fromisoformat(grabbed.json()["lease_expires_at"])
+    assert lapses_at < datetime.now(UTC) + timedelta(seconds=30)
+
+    async def swept():
+        view = (await routing_app.client.get(f"/v1/cases/{lapsed.id}",
+                                             headers=routing_app.auth())).json()
+        return view["assignee_id"] is None
+    await eventually(swept, what="the sweeper to return the lapsed lease", timeout=10)
+
+    stealer = await routing_app.client.post("/v1/queues/general/claim",
+                                            headers=routing_app.auth("mona"))
+    assert stealer.status_code == 200 and stealer.json()["id"] == str(lapsed.id)
+    view = (await routing_app.client.get(f"/v1/cases/{held.id}", headers=routing_app.auth())).json()
+    assert view["assignee_id"] == "kate"
+    assert [h["action"] for h in view["history"]] == ["opened", "claimed"]
+    renewed = await routing_app.client.post(f"/v1/cases/{held.id}/lease",
+                                            headers=routing_app.auth("kate"))
+    assert renewed.status_code == 200, renewed.text
+    # The lease runs from the database's clock, not the fast one.
+    until = datetime.fromisoformat(renewed.json()["lease_expires_at"])
+    assert until < datetime.now(UTC) + timedelta(seconds=routing_app.settings.lease_seconds + 60)
+
+
+async def test_a_process_whose_clock_runs_slow_still_sees_a_lease_run_out(routing_app,
+                                                                         monkeypatch):
+    case = await routing_app.seed(make_report(category="spam"))
+    first = await routing_app.client.post("/v1/queues/general/claim", json={"lease_seconds": 1},
+                                          headers=routing_app.auth("nora"))
+    assert first.status_code == 200
+    skew_routing_clock(monkeypatch, timedelta(minutes=-10))
+    await asyncio.sleep(1.1)  # the lease is a duration on the database's clock: let it pass
+
+    async def claimed_by_otto():
+        # The sweeper may hold the lapsed case's row for a moment (claims skip locked rows).
+        again = await routing_app.client.post("/v1/queues/general/claim",
+                                              headers=routing_app.auth("otto"))
+        return again if again.status_code == 200 else None
+    again = await eventually(claimed_by_otto, what="otto to claim the lapsed case", timeout=10)
+    assert again.json()["id"] == str(case.id)
+    late = await routing_app.client.post(f"/v1/cases/{case.id}/lease", headers=routing_app.auth("nora"))
+    assert late.status_code == 409

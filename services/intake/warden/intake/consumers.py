@@ -34,7 +34,7 @@ from warden.intake import persistence
 from warden.intake.access import SIGNATURE_HEADER, raw_signed_content, valid_raw_signature
 from warden.intake.channels import REPORT_ADAPTER, ChannelReport
 from warden.intake.domain import invalid, problems_of
-from warden.intake.submission import accept
+from warden.intake.service import accept
 from warden.shared.apikeys.store import client_and_key_hash_by_name
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery, Incoming

@@ -21,7 +21,7 @@ from warden.intake.channels import ReportRequest
 from warden.intake.domain import ReportStatus, report_status
 from warden.intake.examples import openapi_examples
 from warden.intake.models import Report
-from warden.intake.submission import accept, accept_batch, in_transaction
+from warden.intake.service import accept, accept_batch, in_transaction
 from warden.shared.apikeys.gate import CurrentClient
 from warden.shared.app import Runtime
 from warden.shared.contracts.events import Channel, ReportNormalizedV1

@@ -228,8 +228,17 @@ async def history_of(session: AsyncSession, case_id: uuid.UUID) -> list[CaseHist
 
 # --- queues and leases -----------------------------------------------------------------------
 
-async def lock_next_claimable(session: AsyncSession, queue: str, reviewer_id: str,
-                              now: datetime) -> Case | None:
+_DATABASE_NOW = sa.select(sa.func.now())
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    """The database's clock (its transaction time): leases are granted and judged by it, so
+    instances on hosts whose clocks disagree agree on whether a lease is live."""
+    return await session.scalar(_DATABASE_NOW)
+
+
+async def lock_next_claimable(session: AsyncSession, queue: str,
+                              reviewer_id: str) -> Case | None:
     """The next case for this reviewer: highest priority, then earliest due, then oldest.
 
     Unleased cases and cases whose lease has run out (returned lazily, here) are claimable;
@@ -239,7 +248,7 @@ async def lock_next_claimable(session: AsyncSession, queue: str, reviewer_id: st
     return (await session.exec(
         select(Case)
         .where(Case.queue == queue, Case.status == OPEN,
-               sa.or_(Case.assignee_id.is_(None), Case.lease_expires_at <= now),
+               sa.or_(Case.assignee_id.is_(None), Case.lease_expires_at <= sa.func.now()),
                sa.or_(Case.excluded_reviewer_id.is_(None),
                       Case.excluded_reviewer_id != reviewer_id))
         .order_by(Case.priority.desc(), Case.due_at, Case.opened_at, Case.id)
@@ -248,10 +257,11 @@ async def lock_next_claimable(session: AsyncSession, queue: str, reviewer_id: st
     )).first()
 
 
-async def lock_expired_leases(session: AsyncSession, now: datetime, limit: int) -> list[Case]:
+async def lock_expired_leases(session: AsyncSession, limit: int) -> list[Case]:
+    """Leased cases whose lease ran out by the database's clock."""
     return list((await session.exec(
         select(Case)
-        .where(Case.assignee_id.is_not(None), Case.lease_expires_at <= now)
+        .where(Case.assignee_id.is_not(None), Case.lease_expires_at <= sa.func.now())
         .order_by(Case.lease_expires_at).limit(limit)
         .with_for_update(skip_locked=True))).all())
 
@@ -269,8 +279,9 @@ class QueueFigures:
 
 async def queue_figures(session: AsyncSession, now: datetime,
                         at_risk_margin: timedelta) -> dict[str, QueueFigures]:
-    """Per queue, in one scan of the open cases."""
-    leased = sa.and_(_cases.c.assignee_id.is_not(None), _cases.c.lease_expires_at > now)
+    """Per queue, in one scan of the open cases (leases judged by the database's clock)."""
+    leased = sa.and_(_cases.c.assignee_id.is_not(None),
+                     _cases.c.lease_expires_at > sa.func.now())
     rows = (await session.execute(
         sa.select(
             _cases.c.queue,

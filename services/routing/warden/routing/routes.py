@@ -211,8 +211,7 @@ async def claim(queue: str, reviewer: CurrentReviewer, rt: RuntimeDep, ctx: Rout
     """Lease the next case (highest priority, then earliest due) to the caller."""
     async with rt.sessions() as session, session.begin():
         case = await service.claim_next(ctx, session, queue, reviewer,
-                                        lease_seconds=body.lease_seconds if body else None,
-                                        now=utcnow())
+                                        lease_seconds=body.lease_seconds if body else None)
     if case is None:
         return Response(status_code=204)
     return CaseOut.of(case)
@@ -236,7 +235,7 @@ async def release(case_id: uuid.UUID, reviewer: CurrentReviewer, rt: RuntimeDep,
     """Give the case back to its queue (the lease holder, or a lead)."""
     async with rt.sessions() as session, session.begin():
         case = await service.release(ctx, session, case_id, reviewer,
-                                     reason=body.reason if body else None, now=utcnow())
+                                     reason=body.reason if body else None)
     return CaseOut.of(case)
 
 
@@ -246,8 +245,7 @@ async def renew_lease(case_id: uuid.UUID, reviewer: CurrentReviewer, rt: Runtime
     """Extend the caller's live lease; an expired lease cannot be renewed (claim again)."""
     async with rt.sessions() as session, session.begin():
         case = await service.renew_lease(ctx, session, case_id, reviewer,
-                                         lease_seconds=body.lease_seconds if body else None,
-                                         now=utcnow())
+                                         lease_seconds=body.lease_seconds if body else None)
     return CaseOut.of(case)
 
 
@@ -258,7 +256,7 @@ async def transfer(case_id: uuid.UUID, body: TransferRequest, reviewer: CurrentR
     there unclaimed, keeping its due time and priority."""
     async with rt.sessions() as session, session.begin():
         case = await service.transfer(ctx, session, case_id, reviewer, to_queue=body.queue,
-                                      reason=body.reason, now=utcnow())
+                                      reason=body.reason)
     return CaseOut.of(case)
 
 

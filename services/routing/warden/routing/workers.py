@@ -28,7 +28,7 @@ from warden.shared.observability import get_logger
 
 log = get_logger(__name__)
 
-Batch = Callable[[Routing, AsyncSession, datetime], Awaitable[int]]
+Batch = Callable[[Routing, AsyncSession], Awaitable[int]]
 
 
 def utcnow() -> datetime:
@@ -69,12 +69,12 @@ class Periodic:
     async def tick(self) -> None:
         raise NotImplementedError
 
-    async def drain(self, batch: Batch, now: datetime) -> int:
+    async def drain(self, batch: Batch) -> int:
         """Run ``batch`` in its own transaction until it finds less than a full batch."""
         total = 0
         while True:
             async with self.sessions() as session, session.begin():
-                done = await batch(self.ctx, session, now)
+                done = await batch(self.ctx, session)
             total += done
             if done < self.ctx.settings.sla_batch_size:
                 return total
@@ -86,9 +86,9 @@ class SlaWatcher(Periodic):
     async def tick(self) -> None:
         now = utcnow()
         # Overdue first: a case that skipped its at-risk window is announced once, as overdue.
-        await self.drain(lambda ctx, s, t: service.announce_sla(ctx, s, "overdue", t), now)
-        await self.drain(lambda ctx, s, t: service.announce_sla(ctx, s, "at_risk", t), now)
-        await self.drain(service.refresh_priorities, now)
+        await self.drain(lambda ctx, s: service.announce_sla(ctx, s, "overdue", now))
+        await self.drain(lambda ctx, s: service.announce_sla(ctx, s, "at_risk", now))
+        await self.drain(lambda ctx, s: service.refresh_priorities(ctx, s, now))
         async with self.sessions() as session:
             await service.publish_queue_metrics(self.ctx, session, now)
 
@@ -97,7 +97,8 @@ class LeaseSweeper(Periodic):
     name = "lease_sweeper"
 
     async def tick(self) -> None:
-        returned = await self.drain(service.return_expired_leases, utcnow())
+        # Judged by the database's clock (see service.leases), so no time is passed in.
+        returned = await self.drain(service.return_expired_leases)
         if returned:
             log.info("expired_leases_returned", cases=returned)
 
