@@ -13,7 +13,7 @@ $(VENV)/.installed: requirements.lock
 	@$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
 	@# The venv's site directory is only known once the venv exists, so ask it here.
 	@site="$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" && \
-	  printf '%s\n' $(CURDIR)/shared $(foreach s,$(SERVICES),$(CURDIR)/services/$(s)) > "$$site/warden.pth"
+	  printf '%s\n' $(CURDIR)/cli $(CURDIR)/shared $(foreach s,$(SERVICES),$(CURDIR)/services/$(s)) > "$$site/warden.pth"
 	@touch $@
 
 setup: $(VENV)/.installed ## Install the locked dependencies into .venv
@@ -34,7 +34,7 @@ test-unit: setup
 	@$(PY) -m pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
 
 schemas: setup ## Regenerate the checked-in JSON Schemas of every event
-	@$(PY) -m warden.shared.cli schemas
+	@$(PY) -m warden.cli schemas
 
 bench: setup ## Benchmarks (throughput, latency, ratios against raw baselines)
 	@bash bench/run.sh

@@ -1,57 +1,33 @@
-"""Intake throughput: reports accepted per second by ONE intake worker, against a bare
-FastAPI endpoint that only parses JSON, under the same load.
+"""Intake: one worker against a bare FastAPI endpoint under the same wrk load, p99 at half
+that rate from an open-loop generator, and two workers.
 
-Both servers run as uvicorn subprocesses with one worker each. The load generator is
-an async httpx client in this process with bounded concurrency, sending a distinct
-user report per request (so every request is a real insert + outbox event, never a
-duplicate), for a bounded number of requests or time. Intake uses a throwaway database
-(created via WARDEN_BENCH_POSTGRES_DSN) and a throwaway topic namespace on
-WARDEN_KAFKA_BOOTSTRAP; both are removed afterwards.
+Kafka and PostgreSQL up, the other services stopped. Every request is a distinct user report
+(a real insert and outbox event). Each figure is the median of ``RUNS`` runs, the intake and
+bare runs interleaved so that a neighbour's load on the machine hits both alike.
 
-    .venv/bin/python bench/bench_intake.py [--requests 3000] [--concurrency 16]
-
-On a small machine the in-process load generator competes with both servers (and with
-Kafka and PostgreSQL) for CPU and caps the baseline figure, so the printed ratio
-overstates intake's throughput relative to a parse-only endpoint: read it as an upper
-bound.
+    .venv/bin/python bench/bench_intake.py [--seconds 8] [--connections 32]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import signal
-import socket
-import subprocess
+import statistics
 import sys
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-import httpx
-import sqlalchemy as sa
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-REPO = Path(__file__).resolve().parent.parent
-for path in (REPO, REPO / "shared", REPO / "services" / "intake"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+import lib  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
 
-ADMIN_DSN = os.environ.get("WARDEN_BENCH_POSTGRES_DSN",
-                           "postgresql://warden:warden@127.0.0.1:54320/postgres")
-KAFKA = os.environ.get("WARDEN_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-API_KEY = "bench-intake-key"
-PHASE_TIME_LIMIT_S = 30.0
+RUNS = 3
 
 
-# --- the baseline: FastAPI parsing JSON and nothing else ----------------------------------
-
-def baseline_app() -> FastAPI:
+def bare_app():
+    """The baseline: FastAPI parsing the same JSON body and answering 201, nothing else."""
     app = FastAPI()
 
     @app.post("/v1/reports")
@@ -60,242 +36,125 @@ def baseline_app() -> FastAPI:
         return JSONResponse({"id": str(uuid.uuid4()), "channel": body.get("channel")},
                             status_code=201)
 
+    @app.get("/readyz")
+    async def ready() -> dict[str, str]:
+        return {"status": "ok"}
+
     return app
 
 
-def serve_baseline(port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(baseline_app(), host="127.0.0.1", port=port, log_config=None,
-                access_log=False)
-
-
-# --- infrastructure -----------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def start_bare() -> lib.Proc:
+    port = lib.free_port()
+    return lib.start("bare-fastapi", [sys.executable, "-m", "uvicorn", "--factory",
+                                      "bench_intake:bare_app", "--port", str(port),
+                                      "--no-access-log", "--log-level", "warning"],
+                     {"PYTHONPATH": f"{lib.REPO / 'bench'}"}, port)
 
 
-async def create_database() -> tuple[str, str]:
-    from warden.intake.app import MIGRATIONS
-    from warden.shared.migrations import upgrade
+async def drained(url: str, timeout: float = 60) -> tuple[int, int]:
+    """(reports stored, events not yet published) once the outbox is empty or time is up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        stored = await lib.scalar(url, "SELECT count(*) FROM reports")
+        pending = await lib.scalar(url, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        if pending == 0 or loop.time() > deadline:
+            return stored, pending
+        await asyncio.sleep(0.5)
 
-    name = f"warden_bench_intake_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(ADMIN_DSN)
+
+def median_run(results: list[lib.WrkResult]) -> lib.WrkResult:
+    return sorted(results, key=lambda r: r.rate)[len(results) // 2]
+
+
+async def measure(seconds: float, connections: int, prefix: str) -> dict:
+    auth = {"X-API-Key": lib.API_KEY}
+    database, url = await lib.create_database("intake")
+    intake = lib.start_service("intake", database_url=url, prefix=prefix)
+    bare = start_bare()
+    figures: dict = {}
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await lib.wait_ready(intake)
+        await lib.wait_ready(bare)
+        for proc, headers in ((intake, auth), (bare, {})):  # warm-up: pools, JIT-free caches
+            lib.wrk(proc.url, connections=connections, seconds=2, headers=headers)
+        runs: dict[str, list[lib.WrkResult]] = {"intake": [], "bare": []}
+        cpu: dict[str, list[float]] = {"intake": [], "bare": []}
+        for _ in range(RUNS):
+            for name, proc, headers in (("intake", intake, auth), ("bare", bare, {})):
+                before = proc.cpu_seconds()
+                result = lib.wrk(proc.url, connections=connections, seconds=seconds,
+                                 headers=headers)
+                cpu[name].append((proc.cpu_seconds() - before) / max(1, result.requests) * 1000)
+                runs[name].append(result)
+                print(f"  wrk {name:6} {result.rate:8.0f} req/s  p50 {result.p50_ms:6.1f} ms  "
+                      f"p99 {result.p99_ms:6.1f} ms  errors {result.errors}  "
+                      f"server CPU {cpu[name][-1]:.2f} ms/req  wrk CPU {result.wrk_cpu_s:.1f} s")
+        one, base = median_run(runs["intake"]), median_run(runs["bare"])
+        half = round(one.rate / 2)
+        open_loop = await lib.open_loop("127.0.0.1", intake.port, rate=half, seconds=seconds,
+                                        headers=auth)
+        print(f"  open loop at {half}/s: {open_loop.ok}/{open_loop.sent} accepted, p50 "
+              f"{open_loop.percentile(0.5):.1f} ms p99 {open_loop.percentile(0.99):.1f} ms "
+              f"(generator CPU {open_loop.generator_cpu_s / open_loop.seconds:.0%} of a core)")
+        stored, pending = await drained(url)
+        accepted = sum(r.requests - r.errors for rs in runs.values() for r in rs)
+        figures.update({
+            "intake_1w_rps": one.rate, "bare_rps": base.rate,
+            "intake_1w_p50_ms": one.p50_ms, "intake_1w_p99_ms": one.p99_ms,
+            "intake_1w_cpu_ms_per_report": statistics.median(cpu["intake"]),
+            "bare_cpu_ms_per_request": statistics.median(cpu["bare"]),
+            "intake_half_rate": half, "intake_half_rate_p50_ms": open_loop.percentile(0.5),
+            "intake_half_rate_p99_ms": open_loop.percentile(0.99),
+            "intake_half_rate_ok": open_loop.ok, "intake_half_rate_sent": open_loop.sent,
+            "open_loop_generator_cpu_share": open_loop.generator_cpu_s / open_loop.seconds,
+            "wrk_cpu_share": max(r.wrk_cpu_s / r.seconds for rs in runs.values() for r in rs),
+            "intake_runs_rps": [r.rate for r in runs["intake"]],
+            "bare_runs_rps": [r.rate for r in runs["bare"]],
+            "intake_stored": stored, "intake_unpublished": pending,
+            "intake_rss_mb": intake.rss_mb(),
+        })
+        errors = sum(r.errors for r in runs["intake"])
+        figures["intake_errors"] = errors + open_loop.sent - open_loop.ok
+        del accepted
     finally:
-        await conn.close()
-    url = (sa.make_url(ADMIN_DSN).set(drivername="postgresql+asyncpg", database=name)
-           .render_as_string(hide_password=False))
-    await upgrade(MIGRATIONS, url)
-    return name, url
+        lib.stop(intake)
+        lib.stop(bare)
+        await lib.drop_database(database)
 
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
+    database, url = await lib.create_database("intake")
+    two = lib.start_service("intake", database_url=url, prefix=prefix, name="intake-2w",
+                            WARDEN_INTAKE_WORKERS="2")
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await lib.wait_ready(two)
+        lib.wrk(two.url, connections=connections, seconds=2, headers=auth)
+        runs2 = []
+        for _ in range(RUNS):
+            result = lib.wrk(two.url, connections=connections, seconds=seconds, headers=auth)
+            runs2.append(result)
+            print(f"  wrk intake 2 workers {result.rate:8.0f} req/s  p99 {result.p99_ms:6.1f} ms")
+        stored, pending = await drained(url)
+        figures.update({"intake_2w_rps": median_run(runs2).rate,
+                        "intake_2w_runs_rps": [r.rate for r in runs2],
+                        "intake_2w_unpublished": pending})
     finally:
-        await conn.close()
+        lib.stop(two)
+        await lib.drop_database(database)
+    return figures
 
 
-async def topics(prefix: str, *, create: bool) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from warden.shared.bus.kafka import ensure_topics
-    from warden.shared.contracts.topics import all_topics_with_dlq
-
-    names = [f"{prefix}{t}" for t in all_topics_with_dlq()]
-    if create:
-        await ensure_topics(KAFKA, names, 3, 1)
-        return
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        await admin.delete_topics(names)
-    finally:
-        await admin.close()
-
-
-def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(command, env={**os.environ, **env}, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-async def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {timeout}s")
-
-
-# --- load ---------------------------------------------------------------------------------
-
-def report_bodies(count: int) -> list[bytes]:
-    from warden.intake.examples import example
-
-    bodies = []
-    for i in range(count):
-        body = example("user")
-        body["content"]["id"] = f"post-bench-{uuid.uuid4().hex[:12]}-{i}"
-        bodies.append(json.dumps(body).encode())
-    return bodies
-
-
-@dataclass
-class Result:
-    name: str
-    ok: int
-    failed: int
-    seconds: float
-    latencies: list[float]
-
-    @property
-    def rate(self) -> float:
-        return self.ok / self.seconds if self.seconds else 0.0
-
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
-
-    def line(self) -> str:
-        return (f"{self.name:9} {self.ok:6d} accepted  {self.failed:4d} failed  "
-                f"{self.rate:8.1f} req/s  p50 {self.percentile(0.50):7.2f} ms  "
-                f"p99 {self.percentile(0.99):7.2f} ms  ({self.seconds:.1f} s)")
-
-
-async def load(name: str, url: str, bodies: list[bytes], concurrency: int,
-               headers: dict[str, str]) -> Result:
-    """``concurrency`` workers, each with its own keep-alive connection (one shared httpx
-    pool degrades badly with many concurrent requests and would measure itself)."""
-    latencies: list[float] = []
-    failures = 0
-    queue = iter(bodies)
-    started = time.perf_counter()
-    deadline = started + PHASE_TIME_LIMIT_S
-
-    async def worker() -> None:
-        nonlocal failures
-        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=30,
-                                     headers={"content-type": "application/json", **headers}
-                                     ) as client:
-            for body in queue:
-                if time.perf_counter() > deadline:
-                    return
-                sent = time.perf_counter()
-                try:
-                    response = await client.post(url, content=body)
-                    ok = response.status_code == 201
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    latencies.append(time.perf_counter() - sent)
-                else:
-                    failures += 1
-
-    await asyncio.gather(*[worker() for _ in range(concurrency)])
-    return Result(name, len(latencies), failures, time.perf_counter() - started, latencies)
-
-
-async def outbox_state(url: str) -> tuple[int, int]:
-    from warden.shared.db import create_engine
-
-    engine = create_engine(url, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            reports = await conn.scalar(sa.text("SELECT count(*) FROM reports"))
-            pending = await conn.scalar(sa.text(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL"))
-    finally:
-        await engine.dispose()
-    return reports, pending
-
-
-async def main(requests: int, concurrency: int) -> None:
+async def main(seconds: float, connections: int) -> dict:
     prefix = f"bench{uuid.uuid4().hex[:8]}."
-    await topics(prefix, create=True)
-    database, url = await create_database()
-    intake_port, baseline_port = free_port(), free_port()
-    intake = start([sys.executable, "-m", "warden.intake"], {
-        "WARDEN_INTAKE_DATABASE_URL": url, "WARDEN_INTAKE_PORT": str(intake_port),
-        "WARDEN_KAFKA_BOOTSTRAP": KAFKA, "WARDEN_TOPIC_PREFIX": prefix,
-        "WARDEN_INTAKE_DEV_API_KEY": API_KEY, "WARDEN_INTAKE_RATE_LIMIT_PER_S": "1000000",
-        "WARDEN_INTAKE_RATE_LIMIT_BURST": "1000000", "WARDEN_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": os.pathsep.join([str(REPO / "shared"), str(REPO / "services" / "intake")]),
-    })
-    baseline = start([sys.executable, __file__, "--serve-baseline", str(baseline_port)], {})
+    names = await lib.create_topics(prefix)
     try:
-        await wait_ready(f"http://127.0.0.1:{intake_port}/readyz", intake)
-        await wait_ready(f"http://127.0.0.1:{baseline_port}/docs", baseline)
-        warmup = max(100, requests // 20)
-        bodies = report_bodies(2 * (requests + warmup))
-        intake_bodies, baseline_bodies = bodies[:requests + warmup], bodies[requests + warmup:]
-        auth = {"X-API-Key": API_KEY}
-        print(f"load: {requests} distinct user reports per server after {warmup} warm-up "
-              f"requests, concurrency {concurrency}, one uvicorn worker per server, "
-              f"load generator in-process (same {os.cpu_count()}-core machine)")
-        for name, port, source, headers in (
-                ("intake", intake_port, intake_bodies, auth),
-                ("baseline", baseline_port, baseline_bodies, {})):
-            target = f"http://127.0.0.1:{port}/v1/reports"
-            await load(name, target, source[:warmup], concurrency, headers)
-            result = await load(name, target, source[warmup:], concurrency, headers)
-            print(result.line())
-            if name == "intake":
-                intake_result = result
-            else:
-                baseline_result = result
-        ratio = intake_result.rate / baseline_result.rate
-        p50 = intake_result.percentile(0.5) / baseline_result.percentile(0.5)
-        p99 = intake_result.percentile(0.99) / baseline_result.percentile(0.99)
-        print(f"ratio     intake/baseline throughput {ratio:.3f}  p50 latency x{p50:.1f}  "
-              f"p99 latency x{p99:.1f}")
-        deadline = time.monotonic() + 30
-        while True:
-            stored, pending = await outbox_state(url)
-            if pending == 0 or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
-        print(f"stored    {stored} reports; {pending} events not yet published to Kafka")
-        if intake_result.failed or pending:
-            raise SystemExit("BENCH intake FAILED: requests failed or events unpublished")
+        return await measure(seconds, connections, prefix)
     finally:
-        stop(intake)
-        stop(baseline)
-        await drop_database(database)
-        await topics(prefix, create=False)
-    print("BENCH intake ok")
+        await lib.delete_topics(names)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--serve-baseline", type=int, metavar="PORT")
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
-    if args.serve_baseline:
-        serve_baseline(args.serve_baseline)
-    else:
-        asyncio.run(main(args.requests, args.concurrency))
+    print(asyncio.run(main(args.seconds, args.connections)))

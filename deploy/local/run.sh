@@ -23,8 +23,8 @@ bash deploy/local/postgres.sh status >/dev/null 2>&1 || infra_started+=(postgres
 bash deploy/local/up.sh
 
 echo "==> topics and migrations"
-"$py" -m warden.shared.cli topics
-"$py" -m warden.shared.cli migrate all
+"$py" -m warden.cli topics
+"$py" -m warden.cli migrate all
 
 pids=()
 names=()

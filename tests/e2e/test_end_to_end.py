@@ -28,7 +28,7 @@ from tests.e2e.harness import (
 )
 from tests.support.apps import eventually
 from warden.shared.auth import issue_reviewer_token
-from warden.shared.services import service
+from warden.cli.services import service
 
 pytestmark = pytest.mark.e2e
 

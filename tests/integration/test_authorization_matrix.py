@@ -22,7 +22,7 @@ from warden.intake.access import READ_SCOPE, submit_scope
 from warden.intake.examples import example
 from warden.shared.apikeys.store import create_client
 from warden.shared.auth import issue_reviewer_token
-from warden.shared.services import service
+from warden.cli.services import service
 
 PUBLIC, API_KEY, REVIEWER, LEAD, OPERATOR = "public", "api key", "reviewer", "lead", "operator"
 SOME_ID = "3f1c1d7e-0000-4000-8000-000000000001"

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.support.kafka import produce, read_records
-from warden.shared.cli import app
+from warden.cli.app import app
 from warden.shared.contracts import topics
-from warden.shared.services import service
+from warden.cli.services import service
 
 runner = CliRunner()
 
@@ -60,9 +60,11 @@ def test_migrate_and_outbox_backlog_for_a_service(infra, make_database, monkeypa
     url = asyncio.run(_fresh_db(make_database))
     monkeypatch.setenv("WARDEN_DECISION_DATABASE_URL", url)
     assert "decision: migrated to head" in invoke("migrate", "decision")
-    output = invoke("outbox")
-    line = next(x for x in output.splitlines() if x.startswith("decision"))
+    # The other services' databases are not there: the table says so and the exit is 1.
+    result = runner.invoke(app, ["outbox"], env={"COLUMNS": "200"})
+    line = next(x for x in result.output.splitlines() if "decision" in x)
     assert "unpublished=0" in line
+    assert result.exit_code == 1 and "unavailable" in result.output
 
 
 async def _fresh_db(make_database) -> str:
@@ -93,3 +95,125 @@ def test_a_token_for_one_service_is_refused_by_another(monkeypatch):
         decode_reviewer_token(keys, "local-dev", token, "notify")
     with pytest.raises(Unauthorized, match="unknown key id 'local-dev'"):
         decode_reviewer_token({"old": secret}, "old", token, "routing")
+
+
+# --- doctor -------------------------------------------------------------------------------
+
+async def _all_databases(make_database, monkeypatch) -> None:
+    from warden.cli.services import all_services
+
+    for info in all_services():
+        url = await make_database(info.name, info.migrations)
+        monkeypatch.setenv(f"WARDEN_{info.name.upper()}_DATABASE_URL", url)
+
+
+def test_doctor_passes_on_a_healthy_system_and_names_what_is_wrong(
+        cli_env, infra, make_database, monkeypatch):
+    asyncio.run(_all_databases(make_database, monkeypatch))
+    monkeypatch.setenv("COLUMNS", "200")
+    healthy = runner.invoke(app, ["doctor", "--no-http"])
+    assert healthy.exit_code == 0, healthy.output
+    assert "all 19 checks passed" in healthy.output
+
+    # A topic with the wrong partition count, a database behind its migrations, a service
+    # that does not answer: each is named and the exit status is 1.
+    monkeypatch.setenv("WARDEN_TOPIC_PARTITIONS", "5")
+    asyncio.run(_empty_database(make_database, monkeypatch))
+    monkeypatch.setenv("WARDEN_DECISION_PORT", "1")
+    broken = runner.invoke(app, ["doctor", "--timeout", "2"])
+    assert broken.exit_code == 1
+    lines = broken.output.splitlines()
+    assert any(f"topic {cli_env}reports.normalized " in x and "3 partitions, configured 5" in x
+               for x in lines), broken.output
+    assert any("routing database" in x and "FAIL" in x and "migrations at none" in x
+               for x in lines), broken.output
+    assert any("decision service" in x and "FAIL" in x for x in lines), broken.output
+
+
+async def _empty_database(make_database, monkeypatch) -> None:
+    """A routing database whose schema is behind: no migration recorded as applied."""
+    import sqlalchemy as sa
+
+    from warden.shared.db import create_engine
+
+    url = await make_database("routing", service("routing").migrations)
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("DELETE FROM alembic_version"))
+    finally:
+        await engine.dispose()
+    monkeypatch.setenv("WARDEN_ROUTING_DATABASE_URL", url)
+
+
+# --- reprocess ----------------------------------------------------------------------------
+
+async def _seed_reports(make_database, monkeypatch) -> dict[str, object]:
+    """Three reports in a fresh intake database: one routed into a case, two never routed."""
+    import uuid
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from warden.intake import persistence
+    from warden.intake.access import ALL_SCOPES
+    from warden.shared.apikeys.store import create_client
+    from warden.shared.contracts.events import ReportNormalizedV1
+    from warden.shared.db import create_engine, session_factory
+
+    url = await make_database("intake", service("intake").migrations)
+    monkeypatch.setenv("WARDEN_INTAKE_DATABASE_URL", url)
+    engine = create_engine(url, pool_size=1)
+    sessions = session_factory(engine)
+    client_id, _ = await create_client(sessions, "reprocess-test", ["submit:user"],
+                                       known_scopes=ALL_SCOPES)
+    case_id = uuid.uuid4()
+    seeded = {}
+    try:
+        for name, received in (("routed", "2026-03-01T08:00:00Z"),
+                               ("stuck-early", "2026-03-01T09:00:00Z"),
+                               ("stuck-late", "2026-03-02T09:00:00Z")):
+            report = ReportNormalizedV1.model_validate({
+                "report_id": str(uuid.uuid4()), "client_id": str(client_id), "channel": "user",
+                "received_at": received, "reporter": {"kind": "user", "id": "u-1"},
+                "subject": {"type": "content", "id": f"post-{name}"},
+                "policy_area": "hate_harassment", "category": "hate_speech",
+                "dsa_category": "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"})
+            async with sessions.begin() as session:
+                await persistence.insert_report(session, persistence.new_report_row(
+                    report, idempotency_key=None, fingerprint=name))
+            seeded[name] = report
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("UPDATE reports SET case_id = :c, routed_at = :t "
+                                       "WHERE id = :r"),
+                               {"c": case_id, "t": datetime.now(UTC),
+                                "r": seeded["routed"].report_id})
+    finally:
+        await engine.dispose()
+    seeded["case_id"] = case_id
+    return seeded
+
+
+def test_reprocess_republishes_unrouted_reports_of_a_window_and_every_report_of_a_case(
+        cli_env, infra, make_database, monkeypatch):
+    from tests.support.kafka import read_events
+    from warden.shared.contracts.events import REPORT_NORMALIZED_V1
+
+    seeded = asyncio.run(_seed_reports(make_database, monkeypatch))
+    topic = f"{cli_env}{topics.REPORTS_NORMALIZED}"
+
+    dry = invoke("reprocess", "--since", "2026-03-01", "--until", "2026-03-02", "--dry-run")
+    assert "would send 1 report(s)" in dry
+    assert "sent 1 report(s)" in invoke("reprocess", "--since", "2026-03-01",
+                                        "--until", "2026-03-02")
+    assert "sent 1 report(s)" in invoke("reprocess", "--case", str(seeded["case_id"]))
+    events = asyncio.run(read_events(infra.kafka, topic, expect=2, timeout=15, settle=1.0))
+    assert [e.type for e in events] == [REPORT_NORMALIZED_V1] * 2
+    assert sorted(e.data["report_id"] for e in events) == sorted(
+        str(seeded[name].report_id) for name in ("stuck-early", "routed"))
+    assert {e.subject for e in events} == {"post-stuck-early", "post-routed"}
+    assert len({e.id for e in events}) == 2 and all(e.correlationid for e in events)
+
+    unknown = runner.invoke(app, ["reprocess", "--case", "00000000-0000-0000-0000-000000000000"])
+    assert unknown.exit_code == 1
+    assert runner.invoke(app, ["reprocess"]).exit_code == 1

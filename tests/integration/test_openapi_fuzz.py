@@ -12,7 +12,7 @@ from tests.support.apps import serving
 from tests.support.openapi_fuzz import FuzzRun, fuzz
 from warden.intake.access import ALL_SCOPES
 from warden.shared.auth import LEAD_ROLES, OPERATOR_ROLE, REVIEWER_ROLE, issue_reviewer_token
-from warden.shared.services import service
+from warden.cli.services import service
 
 API_KEY = "schemathesis-key"
 # Per operation and generation mode. Tuned so all four services take well under a minute

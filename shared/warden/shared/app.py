@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +37,7 @@ from warden.shared.observability import (
 from warden.shared.openapi import document_problems
 from warden.shared.problems import install_problem_handlers
 from warden.shared.settings import InsecureConfiguration, ServiceSettings
+from warden.shared.tracing import configure_tracing, shutdown_tracing, tracer_provider
 
 log = get_logger(__name__)
 
@@ -79,6 +81,7 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
         except InsecureConfiguration as exc:
             log.error("insecure_configuration", detail=str(exc))
             raise
+        configure_tracing(settings.service_name, settings.otlp_endpoint)
         runtime = await _start_runtime(settings, wire)
         app.state.runtime = runtime
         log.info("service_started", host=settings.host, port=settings.port,
@@ -87,12 +90,16 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
             yield
         finally:
             await _stop_runtime(runtime)
+            shutdown_tracing(settings.service_name)
             log.info("service_stopped")
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
     document_problems(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    # Server spans continue an incoming traceparent; probes and scrapes are not traced.
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider(settings.service_name),
+                                       excluded_urls="healthz,readyz,metrics")
     app.include_router(ops_router())
     for router in routers:
         app.include_router(router)

@@ -29,9 +29,10 @@ from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from warden.shared.errors import Forbidden, Unauthorized
-from warden.shared.services import SERVICE_NAMES
 
 ALGORITHM = "HS256"
+# The services a token may be issued for (its audiences).
+SERVICE_NAMES = ("intake", "routing", "decision", "notify")
 REVIEWER_ROLE = "reviewer"
 LEAD_ROLES = frozenset({"lead", "admin"})
 REVIEWER_ROLES = frozenset({REVIEWER_ROLE}) | LEAD_ROLES

@@ -10,6 +10,8 @@ from contextvars import ContextVar
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
+from warden.shared.tracing import current_trace_ids
+
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 
@@ -25,11 +27,19 @@ def _add_correlation_id(_, __, event_dict):
     return event_dict
 
 
+def _add_trace_ids(_, __, event_dict):
+    ids = current_trace_ids()
+    if ids and "trace_id" not in event_dict:
+        event_dict["trace_id"], event_dict["span_id"] = ids
+    return event_dict
+
+
 def configure_logging(service: str, level: str = "INFO", json_logs: bool = True) -> None:
     """Route stdlib and structlog through one JSON renderer on stdout."""
     shared_processors = [
         structlog.contextvars.merge_contextvars,
         _add_correlation_id,
+        _add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

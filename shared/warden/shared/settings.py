@@ -51,11 +51,15 @@ class ServiceSettings(BaseSettings):
     reviewer_token_secret: str = shared("REVIEWER_TOKEN_SECRET", LOCAL_REVIEWER_TOKEN_SECRET)
     reviewer_token_kid: str = shared("REVIEWER_TOKEN_KID", "local-dev", min_length=1)
     reviewer_token_previous_keys: dict[str, str] = shared("REVIEWER_TOKEN_PREVIOUS_KEYS", {})
+    # OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); unset: spans not exported.
+    otlp_endpoint: str | None = shared("OTLP_ENDPOINT", None)
 
     database_url: str = f"{LOCAL_PG}/warden"
     db_pool_size: int = 10
     host: str = "127.0.0.1"
     port: int = 8000
+    # uvicorn worker processes on the one port (each with its own pool, relay and consumers).
+    workers: int = Field(1, ge=1)
     consumers_enabled: bool = True
     consumer_group: str | None = None
     consumer_max_attempts: int = Field(5, ge=1)

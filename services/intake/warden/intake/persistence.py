@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -11,6 +12,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.intake.models import Report
+from warden.shared.bus.outbox import stage_from
 from warden.shared.contracts.events import (
     DECISION_RECORDED_V1,
     CaseRoutedV1,
@@ -33,19 +35,39 @@ def new_report_row(report: ReportNormalizedV1, *, idempotency_key: str | None,
 
 _INSERTED_COLUMNS = ("id", "client_id", "channel", "external_id", "idempotency_key",
                      "request_fingerprint", "subject_id", "received_at", "normalized")
-# Built once: each submission only binds its values (the hot path of every channel).
-_INSERT_UNLESS_KNOWN = insert(_reports).on_conflict_do_nothing().returning(_reports.c.id)
 
 
-async def insert_report(session: AsyncSession, row: Report) -> bool:
-    """Insert unless a report with the same idempotency key or external id exists.
+def _insert_with_event() -> sa.Select:
+    """One statement: insert the report unless it is known, and stage its event in the outbox
+    exactly when the insert happened. Built once; each submission only binds its values."""
+    new_report = (insert(_reports)
+                  .values({c: sa.bindparam(c, type_=_reports.c[c].type)
+                           for c in _INSERTED_COLUMNS})
+                  .on_conflict_do_nothing().returning(_reports.c.id).cte("new_report"))
+    staged = stage_from(new_report)
+    return sa.select(sa.select(sa.func.count()).select_from(new_report).scalar_subquery()
+                     .label("inserted"),
+                     sa.select(sa.func.count()).select_from(staged).scalar_subquery()
+                     .label("staged"))
+
+
+_INSERT_WITH_EVENT = _insert_with_event()
+
+
+async def insert_report(session: AsyncSession, row: Report, event: dict[str, Any]) -> bool:
+    """Insert unless a report with the same idempotency key or external id exists, and with
+    it stage ``event`` (an ``Outbox.row``); False, with nothing written, for a known report.
 
     ON CONFLICT DO NOTHING makes a concurrent resend wait for the first insert's
-    transaction and then see a conflict, so exactly one of them inserts.
+    transaction and then see a conflict, so exactly one of them inserts. One statement, so
+    that a single report can be accepted in one round trip to the database.
     """
-    inserted = await session.execute(_INSERT_UNLESS_KNOWN,
-                                     {c: getattr(row, c) for c in _INSERTED_COLUMNS})
-    return inserted.first() is not None
+    values = {c: getattr(row, c) for c in _INSERTED_COLUMNS}
+    values.update({f"event_{k}": v for k, v in event.items()})
+    inserted, staged = (await session.execute(_INSERT_WITH_EVENT, values)).one()
+    if inserted != staged:
+        raise AssertionError("a report was stored without its event")  # cannot happen: one CTE
+    return inserted == 1
 
 
 async def find_by_idempotency_key(session: AsyncSession, client_id: uuid.UUID,

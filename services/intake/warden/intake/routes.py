@@ -35,7 +35,8 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 EXAMPLES = openapi_examples()
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request.
     return request.app.state.runtime
 
 
@@ -139,7 +140,7 @@ async def submit_report(report: Annotated[ReportRequest, Body(openapi_examples=E
     received_at = datetime.now(UTC)
     outcome = await in_transaction(rt.sessions, lambda session: accept(
         session, rt.outbox, client, report, idempotency_key=idempotency_key,
-        received_at=received_at))
+        received_at=received_at), single_write=True)
     body = ReportOut.of(outcome.report, duplicate=outcome.duplicate).model_dump(mode="json")
     if outcome.duplicate:
         return JSONResponse(body, status_code=200, headers={REPLAYED_HEADER: "true"})

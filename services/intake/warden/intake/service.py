@@ -55,9 +55,9 @@ async def accept(session: AsyncSession, outbox: Outbox, client: ClientIdentity,
                            received_at=received_at, location=location)
     row = persistence.new_report_row(normalized, idempotency_key=idempotency_key,
                                      fingerprint=fingerprint(request))
-    if await persistence.insert_report(session, row):
-        await outbox.emit(session, type=REPORT_NORMALIZED_V1, key=normalized.subject.id,
-                          payload=normalized)
+    event = outbox.event(type=REPORT_NORMALIZED_V1, key=normalized.subject.id,
+                         payload=normalized)
+    if await persistence.insert_report(session, row, outbox.row(event, key=normalized.subject.id)):
         return Outcome(row, duplicate=False)
     return Outcome(await _first_report(session, client, row), duplicate=True)
 
@@ -138,10 +138,19 @@ async def _first_report(session: AsyncSession, client: ClientIdentity, row: Repo
 
 async def in_transaction(sessions: async_sessionmaker[AsyncSession],
                          work: Callable[[AsyncSession], Awaitable[T]], *,
-                         attempts: int = 3) -> T:
-    """Run ``work`` in one transaction, retried when PostgreSQL broke a deadlock."""
+                         attempts: int = 3, single_write: bool = False) -> T:
+    """Run ``work`` in one transaction, retried when PostgreSQL broke a deadlock.
+
+    ``single_write``: ``work`` writes with one statement at most (``accept`` of one report),
+    which is then its own transaction: committed, durably, when it returns, without the
+    round trips of BEGIN and COMMIT.
+    """
     for attempt in range(1, attempts + 1):
         try:
+            if single_write:
+                async with sessions() as session:
+                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                    return await work(session)
             async with sessions() as session, session.begin():
                 return await work(session)
         except DBAPIError as exc:

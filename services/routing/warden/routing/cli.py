@@ -14,7 +14,7 @@ policy_app = typer.Typer(help="The routing policy file.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 
 
-@policy_app.command("check")
+@policy_app.command("check", epilog="Example:\n\n  bin/warden routing policy check deploy/policy.yaml")
 def check(path: Annotated[Path, typer.Argument(help="policy YAML to validate")] = DEFAULT_POLICY_PATH
           ) -> None:
     """Validate a policy file the way the service does before using it (exit 1 if invalid)."""

@@ -28,14 +28,15 @@ CurrentReviewer = Annotated[Reviewer, Depends(reviewer_from_request)]
 Lead = Annotated[Reviewer, Depends(caller_with_role("lead", "admin"))]
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request.
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-def routing_context(request: Request) -> Routing:
+async def routing_context(request: Request) -> Routing:
     return routing(request.app.state.runtime)
 
 

@@ -14,6 +14,7 @@ from warden.shared.apikeys.settings import ApiKeySettings
 def clients_cli(settings_type: type[ApiKeySettings], scopes: Sequence[str]) -> typer.Typer:
     """The ``clients`` sub-command group of a service whose settings are ``settings_type``."""
     app = typer.Typer(help="Register, list and revoke upstream clients.", no_args_is_help=True)
+    command = f"bin/warden {settings_type.service_name} clients"
 
     def run(work):
         """Run ``work(sessions)`` against the service's database and dispose of the engine."""
@@ -28,7 +29,8 @@ def clients_cli(settings_type: type[ApiKeySettings], scopes: Sequence[str]) -> t
 
         return asyncio.run(main())
 
-    @app.command("create")
+    @app.command("create", epilog=f"Example:\n\n  {command} create --name partner-x "
+                                  f"--scope {scopes[0]}")
     def create(
         name: Annotated[str, typer.Option(help="unique name of the upstream system")],
         scope: Annotated[list[str], typer.Option(
@@ -51,7 +53,7 @@ def clients_cli(settings_type: type[ApiKeySettings], scopes: Sequence[str]) -> t
         typer.echo(f"api_key:   {key}")
         typer.echo("Store the key now: it cannot be shown again.", err=True)
 
-    @app.command("list")
+    @app.command("list", epilog=f"Example:\n\n  {command} list")
     def list_() -> None:
         """Every client with its scopes (keys are never shown, only their first characters)."""
         from warden.shared.apikeys.store import list_clients
@@ -61,7 +63,7 @@ def clients_cli(settings_type: type[ApiKeySettings], scopes: Sequence[str]) -> t
             typer.echo(f"{client.name:24} {client.key_hint}…  {state:18} "
                        f"{' '.join(client.scopes)}")
 
-    @app.command("revoke")
+    @app.command("revoke", epilog=f"Example:\n\n  {command} revoke partner-x")
     def revoke(name: Annotated[str, typer.Argument(help="the client's name")]) -> None:
         """Revoke a client's key (workers that verified it recently accept it up to the
         cache TTL)."""

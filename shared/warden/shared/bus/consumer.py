@@ -49,6 +49,7 @@ from warden.shared.observability import (
     get_logger,
 )
 from warden.shared.settings import ServiceSettings
+from warden.shared.tracing import consuming
 
 log = get_logger(__name__)
 _inbox = InboxRecord.__table__
@@ -88,6 +89,15 @@ Parser = Callable[[ConsumerRecord], Incoming]
 def parse_cloudevent(record: ConsumerRecord) -> Incoming:
     event = CloudEvent.from_bytes(record.value)
     return Incoming(event_id=event.id, type=event.type, payload=None, record=record, event=event)
+
+
+def _traceparent(message: Incoming) -> str | None:
+    """The producer's trace context: the envelope's, else a ``traceparent`` record header
+    (plain JSON from upstream systems)."""
+    if message.event is not None and message.event.traceparent:
+        return message.event.traceparent
+    header = dict(message.record.headers or []).get("traceparent")
+    return header.decode("latin-1") if header else None
 
 
 class _Outage(Exception):
@@ -292,10 +302,13 @@ class ConsumerRunner:
             return self._ignored(message)
         token = correlation_id_var.set(message.event.correlationid if message.event else None)
         try:
-            if not await self._claim_in_inbox(session, message):
-                return "duplicate"
-            await handler(Delivery(session=session, message=message))
-            return "processed"
+            with consuming(self.settings.service_name, topic=message.record.topic,
+                           event_type=message.type, event_id=message.event_id,
+                           traceparent=_traceparent(message)):
+                if not await self._claim_in_inbox(session, message):
+                    return "duplicate"
+                await handler(Delivery(session=session, message=message))
+                return "processed"
         finally:
             correlation_id_var.reset(token)
 

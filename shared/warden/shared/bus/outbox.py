@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
@@ -37,6 +38,9 @@ RELAY_LOCK_KEY = 0x5741524445  # "WARDE"
 _outbox = OutboxRecord.__table__
 _NOTIFIED_IN = "warden.outbox.notified_in"
 _INSERT = _outbox.insert()
+# The first event of a transaction also queues the relay's wake-up, in the same statement
+# (PostgreSQL delivers a NOTIFY only at commit): one round trip, not two.
+_INSERT_AND_NOTIFY = _outbox.insert().returning(sa.func.pg_notify(NOTIFY_CHANNEL, ""))
 
 
 def kafka_headers(event: CloudEvent) -> dict[str, str]:
@@ -56,25 +60,47 @@ class Outbox:
 
     async def emit(self, session: AsyncSession, *, type: str, key: str, payload: BaseModel,
                    subject: str | None = None) -> CloudEvent:
-        event = new_event(type=type, source=self._settings.source, subject=subject or key,
-                          payload=payload, correlation_id=correlation_id_var.get())
+        event = self.event(type=type, key=key, payload=payload, subject=subject)
         await self.stage(session, event, key=key)
         return event
 
-    async def stage(self, session: AsyncSession, event: CloudEvent, *, key: str,
-                    topic: str | None = None) -> None:
-        await session.execute(_INSERT, {
+    def event(self, *, type: str, key: str, payload: BaseModel,
+              subject: str | None = None) -> CloudEvent:
+        return new_event(type=type, source=self._settings.source, subject=subject or key,
+                         payload=payload, correlation_id=correlation_id_var.get())
+
+    def row(self, event: CloudEvent, *, key: str, topic: str | None = None) -> dict[str, Any]:
+        """The outbox row's values, for a statement that stages it (``stage``, or a use case's
+        own statement built with ``stage_from``)."""
+        return {
             "event_id": event.id,
             "topic": self._settings.topic(topic or topic_for(event.type)),
             "key": key,
             "value": event.to_bytes(),
             "headers": kafka_headers(event),
-        })
+        }
+
+    async def stage(self, session: AsyncSession, event: CloudEvent, *, key: str,
+                    topic: str | None = None) -> None:
         # One wake-up per transaction is enough: the relay publishes everything committed.
         transaction = session.sync_session.get_transaction()
-        if session.info.get(_NOTIFIED_IN) is not transaction:
-            await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+        first = session.info.get(_NOTIFIED_IN) is not transaction
+        await session.execute(_INSERT_AND_NOTIFY if first else _INSERT,
+                              self.row(event, key=key, topic=topic))
+        if first:
             session.info[_NOTIFIED_IN] = transaction
+
+
+def stage_from(source: sa.CTE, *, prefix: str = "event_") -> sa.CTE:
+    """A CTE that stages one outbox row (and the relay's wake-up) for each row of ``source``:
+    with ``source`` an ``INSERT .. ON CONFLICT DO NOTHING RETURNING``, the event is staged
+    exactly when the insert happened, in the same statement. Its values are bound as
+    ``<prefix><column>`` (``Outbox.row`` gives them)."""
+    columns = ["event_id", "topic", "key", "value", "headers"]
+    values = sa.select(*[sa.bindparam(prefix + c, type_=_outbox.c[c].type) for c in columns])
+    return (_outbox.insert().from_select(columns, values.select_from(source))
+            .returning(sa.func.pg_notify(NOTIFY_CHANNEL, "").label("notified"))
+            .cte(f"{prefix}staged"))
 
 
 class OutboxRelay:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from warden.shared.errors import InvalidMessage
+from warden.shared.tracing import current_traceparent
 
 CONTENT_TYPE = "application/cloudevents+json"
 
@@ -87,5 +88,6 @@ def new_event(
         subject=subject,
         data=payload.model_dump(mode="json"),
         correlationid=correlation_id,
-        traceparent=traceparent,
+        # The span the event is created in (a request's, or a consumed event's) is its parent.
+        traceparent=traceparent or current_traceparent(),
     )

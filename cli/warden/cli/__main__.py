@@ -1,0 +1,3 @@
+from warden.cli.app import main
+
+main()

@@ -1,0 +1,88 @@
+"""OpenTelemetry tracing across HTTP and Kafka hops.
+
+Every service has its own tracer provider (resource ``service.name``), so several services
+in one process (tests) stay apart. HTTP server spans come from the project's FastAPI
+instrumentation; every event a service emits carries the W3C ``traceparent`` of the span
+it was created in (see ``contracts.envelope.new_event``), and every consumer handles an
+event inside a span whose parent is that ``traceparent``. So one trace runs from intake's
+request through routing, decision and notify.
+
+Spans are exported over OTLP/HTTP only when ``WARDEN_OTLP_ENDPOINT`` is set; otherwise they
+are still created (trace ids in the logs and in the events) and dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+_providers: dict[str, TracerProvider] = {}
+
+
+def tracer_provider(service: str) -> TracerProvider:
+    """The service's provider (created without an exporter until ``configure_tracing``)."""
+    provider = _providers.get(service)
+    if provider is None:
+        provider = TracerProvider(resource=Resource.create({"service.name": f"warden-{service}",
+                                                            "service.namespace": "warden"}))
+        _providers[service] = provider
+    return provider
+
+
+def configure_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider:
+    """Attach the OTLP exporter when an endpoint is configured (once per service)."""
+    provider = tracer_provider(service)
+    if otlp_endpoint and not getattr(provider, "_warden_exporting", False):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = otlp_endpoint.rstrip("/")
+        if not endpoint.endswith("/v1/traces"):
+            endpoint += "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        provider._warden_exporting = True  # noqa: SLF001 - our own marker
+    return provider
+
+
+def shutdown_tracing(service: str) -> None:
+    """Flush what is buffered (on service shutdown)."""
+    provider = _providers.get(service)
+    if provider is not None:
+        provider.force_flush(5000)
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span, or None outside any span."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def current_trace_ids() -> tuple[str, str] | None:
+    """(trace id, span id) of the current span as hex, for log lines."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+
+
+@contextmanager
+def consuming(service: str, *, topic: str, event_type: str, event_id: str,
+              traceparent: str | None) -> Iterator[trace.Span]:
+    """A consumer span for one event, continuing the trace its producer started."""
+    # No traceparent (an upstream producer that sends none): the span starts a new trace.
+    parent = _propagator.extract({"traceparent": traceparent}) if traceparent else None
+    tracer = tracer_provider(service).get_tracer("warden.bus")
+    with tracer.start_as_current_span(
+            f"{topic} process", kind=SpanKind.CONSUMER, context=parent,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                        "messaging.operation.type": "process", "messaging.message.id": event_id,
+                        "cloudevents.event_type": event_type}) as span:
+        yield span

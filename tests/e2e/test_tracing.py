@@ -1,0 +1,186 @@
+"""One trace across the four services, as processes, collected by a real OTLP receiver.
+
+The services export spans over OTLP/HTTP to a receiver in the test (the same protocol an
+OpenTelemetry Collector speaks); the test reads the events off the topics as well, and the
+services' JSON logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+import uvicorn
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.e2e.harness import (
+    DEV_API_KEY,
+    REVIEWER_SECRET,
+    SERVICES,
+    Receiver,
+    free_port,
+    service_env,
+    start_service,
+    stop_service,
+    wait_ready,
+)
+from tests.support.apps import eventually
+from tests.support.kafka import read_events
+from warden.cli.services import service
+from warden.shared.auth import issue_reviewer_token
+from warden.shared.contracts import topics
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Span:
+    service: str
+    trace_id: str
+    name: str
+    kind: int
+
+
+@dataclass
+class OtlpReceiver:
+    """OTLP/HTTP protobuf trace receiver on 127.0.0.1 (what a collector would be)."""
+
+    spans: list[Span] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task | None = None
+
+    async def _traces(self, request: Request) -> Response:
+        export = ExportTraceServiceRequest.FromString(await request.body())
+        for resource_spans in export.resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope in resource_spans.scope_spans:
+                self.spans.extend(Span(attributes.get("service.name", "?"), s.trace_id.hex(),
+                                       s.name, s.kind) for s in scope.spans)
+        return Response(ExportTraceServiceResponse().SerializeToString(),
+                        media_type="application/x-protobuf")
+
+    def services_in(self, trace_id: str) -> dict[str, list[str]]:
+        found = defaultdict(list)
+        for span in self.spans:
+            if span.trace_id == trace_id:
+                found[span.service].append(span.name)
+        return found
+
+    async def start(self) -> None:
+        app = Starlette(routes=[Route("/v1/traces", self._traces, methods=["POST"])])
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                     log_level="warning", lifespan="off"))
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._server:
+            self._server.should_exit = True
+        if self._task:
+            await self._task
+
+
+@pytest.fixture
+async def traced_system(infra, topic_prefix, make_database, tmp_path):
+    collector, webhooks = OtlpReceiver(), Receiver()
+    await collector.start()
+    await webhooks.start()
+    processes = {}
+    try:
+        for name in SERVICES:
+            url = await make_database(name, service(name).migrations)
+            port = free_port()
+            env = service_env(name, database_url=url, port=port, kafka=infra.kafka,
+                              topic_prefix=topic_prefix, receiver_url=webhooks.url)
+            env.update({"WARDEN_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.port}",
+                        "OTEL_BSP_SCHEDULE_DELAY": "200"})
+            processes[name] = start_service(name, env, port, tmp_path)
+        for process in processes.values():
+            await wait_ready(process)
+        async with httpx.AsyncClient(timeout=10) as client:
+            yield processes, collector, client
+    finally:
+        for process in processes.values():
+            stop_service(process)
+        await webhooks.stop()
+        await collector.stop()
+
+
+def trace_id_of(traceparent: str | None) -> str:
+    assert traceparent and traceparent.startswith("00-"), traceparent
+    return traceparent.split("-")[1]
+
+
+async def test_one_trace_from_intakes_request_to_notifys_consumer(traced_system, infra,
+                                                                   topic_prefix):
+    processes, collector, client = traced_system
+    intake, routing, decision = (processes[n].url for n in ("intake", "routing", "decision"))
+    reviewer = {"Authorization": "Bearer " + issue_reviewer_token(
+        REVIEWER_SECRET, "alice", ["hate_harassment"], ["reviewer"])}
+    content_id = f"post-{uuid.uuid4().hex[:8]}"
+    submitted = await client.post(f"{intake}/v1/reports", headers={"X-API-Key": DEV_API_KEY},
+                                  json={"channel": "user", "reporter": {"account_id": "u-1"},
+                                        "content": {"type": "content", "id": content_id},
+                                        "reason": "hate_speech", "text": "attacks a group"})
+    assert submitted.status_code == 201, submitted.text
+
+    # The event intake emitted carries its request's trace; routing's event continues it.
+    [normalized] = await read_events(infra.kafka, f"{topic_prefix}{topics.REPORTS_NORMALIZED}",
+                                     expect=1)
+    trace_id = trace_id_of(normalized.traceparent)
+    [routed] = await read_events(infra.kafka, f"{topic_prefix}{topics.CASES_ROUTED}", expect=1)
+    assert trace_id_of(routed.traceparent) == trace_id
+
+    # A reviewer tool that forwards the case's traceparent keeps the decision in the trace.
+    claimed = await client.post(f"{routing}/v1/queues/hate_harassment/claim", headers=reviewer)
+    assert claimed.status_code == 200, claimed.text
+    case_id = claimed.json()["id"]
+
+    async def decide():
+        response = await client.post(
+            f"{decision}/v1/cases/{case_id}/decisions",
+            headers={**reviewer, "traceparent": routed.traceparent},
+            json={"action": "remove", "policy_cited": "CS-3.1 hate speech",
+                  "rationale": "attacks a protected group"})
+        return response if response.status_code != 404 else None
+    decided = await eventually(decide, what="decision to know the routed case")
+    assert decided.status_code == 201, decided.text
+    [recorded] = await read_events(infra.kafka, f"{topic_prefix}{topics.DECISIONS_RECORDED}",
+                                   expect=1)
+    assert trace_id_of(recorded.traceparent) == trace_id
+
+    async def every_service_reported():
+        found = collector.services_in(trace_id)
+        return found if set(found) >= {f"warden-{s}" for s in SERVICES} and any(
+            "decisions.recorded" in n for n in found["warden-notify"]) else None
+    found = await eventually(every_service_reported, timeout=30,
+                             what="spans of all four services in one trace")
+    assert any(name.startswith("POST /v1/reports") for name in found["warden-intake"]), found
+    assert any("reports.normalized process" in name for name in found["warden-routing"]), found
+    assert any("cases.routed process" in name for name in found["warden-decision"]), found
+    assert any(name.startswith("POST /v1/cases") for name in found["warden-decision"]), found
+
+    # Logs: every line written while handling a request or an event carries both ids, and
+    # notify's line about this decision names the trace.
+    for name, process in processes.items():
+        for line in process.log.read_text().splitlines():
+            if line.startswith("{") and '"correlation_id"' in line:
+                entry = json.loads(line)
+                assert "trace_id" in entry, (name, line)
+    notify_lines = [json.loads(x) for x in processes["notify"].log.read_text().splitlines()
+                    if '"notifications_queued"' in x]
+    assert any(x.get("trace_id") == trace_id and x.get("correlation_id") for x in notify_lines)
