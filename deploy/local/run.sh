@@ -13,6 +13,7 @@ mkdir -p "$logs"
 # production start refuses them).
 export WARDEN_DEV_MODE="${WARDEN_DEV_MODE:-true}"
 export WARDEN_INTAKE_DEV_API_KEY="${WARDEN_INTAKE_DEV_API_KEY:-dev-intake-key}"
+export WARDEN_DECISION_DEV_API_KEY="${WARDEN_DECISION_DEV_API_KEY:-dev-decision-key}"
 export WARDEN_RECEIVER_PORT="${WARDEN_RECEIVER_PORT:-8099}"
 export WARDEN_NOTIFY_WEBHOOK_URL="${WARDEN_NOTIFY_WEBHOOK_URL:-http://127.0.0.1:${WARDEN_RECEIVER_PORT}/webhooks}"
 export WARDEN_LOG_JSON="${WARDEN_LOG_JSON:-true}"
@@ -69,7 +70,7 @@ cat <<EOT
 Warden is running:
   intake    http://127.0.0.1:8001   (API key: X-API-Key: $WARDEN_INTAKE_DEV_API_KEY)   docs: /docs
   routing   http://127.0.0.1:8002   (reviewers: Authorization: Bearer \$(bin/warden token --reviewer alice))
-  decision  http://127.0.0.1:8003
+  decision  http://127.0.0.1:8003   (appeals: X-API-Key: $WARDEN_DECISION_DEV_API_KEY)
   notify    http://127.0.0.1:8004
   receiver  $WARDEN_NOTIFY_WEBHOOK_URL   (logs every signed webhook it gets)
   Kafka     ${WARDEN_KAFKA_BOOTSTRAP:-127.0.0.1:9092}    PostgreSQL 127.0.0.1:${PGPORT_WARDEN:-54320}

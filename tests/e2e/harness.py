@@ -29,6 +29,7 @@ SERVICES = ("intake", "routing", "decision", "notify")
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"end-to-end-test-secret-0123456789").decode()
 REVIEWER_SECRET = "end-to-end-reviewer-secret-of-32-bytes+"
 DEV_API_KEY = "e2e-intake-key"
+DEV_APPEALS_KEY = "e2e-appeals-key"
 
 
 def free_port() -> int:
@@ -108,6 +109,7 @@ def service_env(name: str, *, database_url: str, port: int, kafka: str, topic_pr
         f"WARDEN_{upper}_DATABASE_URL": database_url,
         f"WARDEN_{upper}_PORT": str(port),
         "WARDEN_INTAKE_DEV_API_KEY": DEV_API_KEY,
+        "WARDEN_DECISION_DEV_API_KEY": DEV_APPEALS_KEY,
         "WARDEN_NOTIFY_WEBHOOK_URL": receiver_url,
         "WARDEN_NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "WARDEN_NOTIFY_DELIVERY_POLL_INTERVAL_S": "0.5",

@@ -1,7 +1,9 @@
 """The whole path with the four services as real processes on real Kafka and PostgreSQL.
 
 report (intake) -> case in a specialist queue (routing) -> claimed by a reviewer ->
-decision (decision) -> signed webhook (notify) to a real HTTP receiver.
+decision needing four-eyes approval (decision) -> approved by a second reviewer ->
+signed webhook (notify) -> statement of reasons served -> appeal by the affected user ->
+reopened in the appeals queue (routing) -> reversed by a third reviewer -> webhook again.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 
 from tests.e2e.harness import (
     DEV_API_KEY,
+    DEV_APPEALS_KEY,
     REVIEWER_SECRET,
     SERVICES,
     WEBHOOK_SECRET,
@@ -29,6 +32,8 @@ from tests.e2e.harness import (
 from tests.support.apps import eventually
 from warden.shared.auth import issue_reviewer_token
 from warden.cli.services import service
+from warden.shared.contracts.transparency import validate_statement
+from warden.shared.lease_tokens import HEADER as LEASE_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +64,8 @@ async def system(infra, topic_prefix, make_database, tmp_path):
 
 
 def reviewer_headers(reviewer: str = "alice") -> dict[str, str]:
-    token = issue_reviewer_token(REVIEWER_SECRET, reviewer, ["hate_harassment"], ["reviewer"])
+    token = issue_reviewer_token(REVIEWER_SECRET, reviewer, ["hate_harassment", "appeals"],
+                                 ["reviewer"])
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -99,19 +105,35 @@ async def test_report_to_signed_webhook(system):
 
     async def decide():
         response = await client.post(
-            f"{decision}/v1/cases/{case_id}/decisions", headers=reviewer_headers(),
-            json={"action": "remove", "policy_cited": "CS-3.1 hate speech",
-                  "rationale": "attacks a protected group"})
+            f"{decision}/v1/cases/{case_id}/decisions",
+            headers={**reviewer_headers(), LEASE_TOKEN: case["lease_token"]},
+            json={"actions": [{"code": "remove"}, {"code": "account_terminate"}],
+                  "policy_id": "CS-HATE-1",
+                  "facts": "A post calling a religious group vermin, reported by a user.",
+                  "reasoning": "Dehumanising comparison aimed at a protected group."})
         return response if response.status_code != 404 else None
     decided = await eventually(decide, what="decision to know the routed case")
     assert decided.status_code == 201, decided.text
+    assert decided.json()["status"] == "pending_approval"  # account termination: four-eyes
     decision_id = decided.json()["id"]
+    assert not receiver.received  # nothing final, nothing told
+
+    approved = await client.post(f"{decision}/v1/decisions/{decision_id}/approve",
+                                 json={"reason": "checked the post and the account"},
+                                 headers=reviewer_headers("bob"))
+    assert approved.status_code == 200, approved.text
 
     await eventually(lambda: _async(receiver.received), what="the webhook to arrive")
     headers, body = receiver.received[0]
     assert standard_webhooks_signature_valid(WEBHOOK_SECRET, headers, body)
     assert decision_id in body.decode()
     assert content_id in body.decode()
+
+    statement = await client.get(f"{decision}/v1/decisions/{decision_id}/statement-of-reasons",
+                                 headers=reviewer_headers("bob"))
+    assert statement.status_code == 200
+    assert validate_statement(statement.json()) == {}
+    assert statement.json()["decision_account"] == "DECISION_ACCOUNT_TERMINATED"
 
     async def notified():
         status = (await client.get(f"{intake}/v1/reports/{report_id}",
@@ -120,6 +142,47 @@ async def test_report_to_signed_webhook(system):
     status = await eventually(notified, what="intake to see the report notified")
     assert status["routing"]["case_id"] == case_id
     assert status["decision"]["action"] == "remove"
+
+    appeal = await client.post(f"{decision}/v1/appeals", headers={"X-API-Key": DEV_APPEALS_KEY},
+                               json={"decision_id": decision_id, "appellant_id": "acct-1173",
+                                     "reason": "I was quoting the slur to condemn it."})
+    assert appeal.status_code == 201, appeal.text
+
+    async def appeal_claimed():
+        r = await client.post(f"{routing}/v1/queues/appeals/claim",
+                              headers=reviewer_headers("dora"))
+        return r if r.status_code == 200 else None
+    appeal_case = (await eventually(appeal_claimed, what="the appeal in the appeals queue")
+                   ).json()
+    assert appeal_case["id"] == case_id and appeal_case["excluded_reviewer_id"] == "alice"
+
+    async def reverse():
+        r = await client.post(
+            f"{decision}/v1/appeals/{appeal.json()['id']}/decision",
+            headers={**reviewer_headers("dora"), LEASE_TOKEN: appeal_case["lease_token"]},
+            json={"outcome": "reverse", "facts": "The post condemns the slur it quotes.",
+                  "reasoning": "Counter-speech is allowed."})
+        return r if r.status_code != 409 else None  # until decision sees the appeals queue
+    reversal = await eventually(reverse, what="the appeal to be decided")
+    assert reversal.status_code == 201, reversal.text
+    assert reversal.json()["reverses"] == decision_id
+
+    async def second_webhook():
+        return len(receiver.received) >= 2
+    await eventually(second_webhook, what="the reversal's webhook")
+    _, body = receiver.received[1]
+    document = json.loads(body)
+    data = document["event"]["data"] if "event" in document else document["data"]
+    assert data["reverses"] == decision_id
+    assert {(a["code"], a["restores"]) for a in data["actions"]} == {
+        ("restore_content", "remove"), ("reinstate_account", "account_terminate")}
+
+    async def closed_again():
+        view = (await client.get(f"{routing}/v1/cases/{case_id}",
+                                 headers=reviewer_headers("dora"))).json()
+        return view if view["status"] == "decided" else None
+    view = await eventually(closed_again, what="routing to close the appeal")
+    assert view["decision_id"] == reversal.json()["id"]
 
 
 async def test_resend_with_one_idempotency_key_gives_one_report_and_one_case(system):

@@ -158,13 +158,16 @@ async def _seed_reports(make_database, monkeypatch) -> dict[str, object]:
     from warden.intake import persistence
     from warden.intake.access import ALL_SCOPES
     from warden.shared.apikeys.store import create_client
-    from warden.shared.contracts.events import ReportNormalizedV1
+    from warden.intake.settings import IntakeSettings
+    from warden.shared.bus.outbox import Outbox
+    from warden.shared.contracts.events import REPORT_NORMALIZED_V1, ReportNormalizedV1
     from warden.shared.db import create_engine, session_factory
 
     url = await make_database("intake", service("intake").migrations)
     monkeypatch.setenv("WARDEN_INTAKE_DATABASE_URL", url)
     engine = create_engine(url, pool_size=1)
     sessions = session_factory(engine)
+    outbox = Outbox(IntakeSettings())
     client_id, _ = await create_client(sessions, "reprocess-test", ["submit:user"],
                                        known_scopes=ALL_SCOPES)
     case_id = uuid.uuid4()
@@ -179,9 +182,11 @@ async def _seed_reports(make_database, monkeypatch) -> dict[str, object]:
                 "subject": {"type": "content", "id": f"post-{name}"},
                 "policy_area": "hate_harassment", "category": "hate_speech",
                 "dsa_category": "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"})
+            event = outbox.event(type=REPORT_NORMALIZED_V1, key=report.subject.id, payload=report)
             async with sessions.begin() as session:
                 await persistence.insert_report(session, persistence.new_report_row(
-                    report, idempotency_key=None, fingerprint=name))
+                    report, idempotency_key=None, fingerprint=name),
+                    outbox.row(event, key=report.subject.id))
             seeded[name] = report
         async with engine.begin() as conn:
             await conn.execute(sa.text("UPDATE reports SET case_id = :c, routed_at = :t "

@@ -12,7 +12,6 @@ from warden.routing.policy import (
     DEFAULT_POLICY_PATH,
     PolicyError,
     load_policy_file,
-    parse_duration,
     parse_policy,
 )
 from warden.shared.contracts.events import (
@@ -23,6 +22,7 @@ from warden.shared.contracts.events import (
     Subject,
 )
 from warden.shared.contracts.taxonomy import CATEGORIES
+from warden.shared.durations import parse_duration
 
 RECEIVED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DEFAULT_QUEUES = {

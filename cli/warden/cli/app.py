@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from warden.cli import doctor, dlq, ops, reprocess
+from warden.cli import audit, doctor, dlq, ops, reprocess
 from warden.cli.console import console
 
 app = typer.Typer(
@@ -26,11 +26,14 @@ def _mount() -> None:
     app.add_typer(dlq.app, name="dlq")
     from warden.cli.kpi.commands import app as kpi_app
     from warden.intake.cli import app as intake_app
+    from warden.decision.cli import app as decision_app
     from warden.routing.cli import app as routing_app
 
     app.add_typer(kpi_app, name="kpi")
     app.add_typer(intake_app, name="intake")
     app.add_typer(routing_app, name="routing")
+    app.add_typer(decision_app, name="decision")
+    app.add_typer(audit.app, name="audit")
 
 
 _mount()

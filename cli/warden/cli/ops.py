@@ -45,11 +45,14 @@ def migrate(name: Annotated[str, typer.Argument(help="service name or 'all'")] =
 
 @app.command(epilog=example("bin/warden schemas"))
 def schemas() -> None:
-    """Regenerate the checked-in JSON Schemas of every event payload."""
+    """Regenerate the checked-in JSON Schemas of every event payload and the AsyncAPI
+    document of every topic."""
+    from warden.shared.contracts import asyncapi
     from warden.shared.contracts.schemas import write_schemas
 
     for path in write_schemas():
         console().print(str(path))
+    console().print(str(asyncapi.write()))
 
 
 @app.command(epilog=example("bin/warden token --reviewer alice --skill child_safety",

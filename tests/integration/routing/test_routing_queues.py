@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.integration.routing.conftest import make_report
 from tests.support.apps import eventually
+from warden.shared import lease_tokens
 from warden.shared.contracts.events import Channel
 
 
@@ -118,6 +119,12 @@ async def test_lease_renewal_and_release(routing_app):
                                             headers=routing_app.auth("ida"))
     assert renewed.status_code == 200
     assert datetime.fromisoformat(renewed.json()["lease_expires_at"]) > before
+    # Both answers carry the lease token decision verifies (with the public key only).
+    for answer in (claimed.json(), renewed.json()):
+        lease = lease_tokens.read(lease_tokens.DEV_VERIFY_KEY, answer["lease_token"])
+        assert (lease.reviewer_id, lease.case_id, lease.queue) == ("ida", case.id, "general")
+        assert lease.expires_at == datetime.fromisoformat(
+            answer["lease_expires_at"]).replace(microsecond=0)
     stranger = await routing_app.client.post(f"/v1/cases/{case.id}/release",
                                              headers=routing_app.auth("jack"))
     assert stranger.status_code == 409

@@ -85,7 +85,7 @@ def lead(app):
 async def test_reload_applies_a_good_file_to_new_reports(routing_app, policy_file):
     text = policy_file.read_text()
     policy_file.write_text(
-        text.replace('version: "2026.11.1"', 'version: "2026.11.2"')
+        text.replace('version: "2026.12.1"', 'version: "2026.11.2"')
             .replace("  - id: hate-harassment\n    match: {category: [hate_speech, harassment]}\n"
                      "    queue: hate_harassment",
                      "  - id: hate-harassment\n    match: {category: [hate_speech, harassment]}\n"
@@ -94,7 +94,7 @@ async def test_reload_applies_a_good_file_to_new_reports(routing_app, policy_fil
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["changed"] is True
-    assert (body["previous_version"], body["version"]) == ("2026.11.1", "2026.11.2")
+    assert (body["previous_version"], body["version"]) == ("2026.12.1", "2026.11.2")
     case = await routing_app.seed(make_report(category="hate_speech"))
     assert (case.queue, case.policy_version) == ("general", "2026.11.2")
     again = await routing_app.client.post("/v1/policy/reload", headers=lead(routing_app))
@@ -104,15 +104,15 @@ async def test_reload_applies_a_good_file_to_new_reports(routing_app, policy_fil
 async def test_reload_refuses_a_bad_file_naming_the_rule_and_keeps_the_old(routing_app,
                                                                            policy_file):
     good = policy_file.read_text()
-    policy_file.write_text(good.replace('version: "2026.11.1"', 'version: "2026.11.9"')
+    policy_file.write_text(good.replace('version: "2026.12.1"', 'version: "2026.11.9"')
                            .replace("queue: scams_fraud\n", "queue: scams\n"))
     response = await routing_app.client.post("/v1/policy/reload", headers=lead(routing_app))
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     [problem] = response.json()["errors"]
-    assert problem["field"] == "rules[12] ('scams-fraud').queue"
+    assert problem["field"] == "rules[13] ('scams-fraud').queue"
     current = await routing_app.client.get("/v1/policy", headers=routing_app.auth())
-    assert current.json()["version"] == "2026.11.1"
+    assert current.json()["version"] == "2026.12.1"
     case = await routing_app.seed(make_report(category="phishing"))
     assert case.queue == "scams_fraud"
 
@@ -128,7 +128,7 @@ async def test_reload_refuses_changed_rules_under_the_same_version(routing_app, 
 async def test_reload_refuses_to_drop_a_queue_that_still_holds_cases(routing_app, policy_file):
     await routing_app.seed(make_report(category="copyright", channel=Channel.RIGHTS_HOLDER))
     text = policy_file.read_text()
-    text = (text.replace('version: "2026.11.1"', 'version: "2026.11.3"')
+    text = (text.replace('version: "2026.12.1"', 'version: "2026.11.3"')
                 .replace("  intellectual_property:\n    sla: 48h\n", "")
                 .replace("    queue: intellectual_property\n", "    queue: general\n"))
     policy_file.write_text(text)
@@ -146,7 +146,7 @@ async def test_sighup_reloads_the_policy(start_routing, policy_file):
     async with start_routing(reload_on_sighup=True) as app:
         assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, None)
         policy_file.write_text(policy_file.read_text()
-                               .replace('version: "2026.11.1"', 'version: "2026.12.0"'))
+                               .replace('version: "2026.12.1"', 'version: "2026.12.0"'))
         os.kill(os.getpid(), signal.SIGHUP)
 
         async def reloaded():
@@ -164,4 +164,4 @@ async def test_a_bad_policy_stops_start_up_with_the_rule_named(routing_db, routi
     with pytest.raises(PolicyError) as err:
         async with app.router.lifespan_context(app):
             pass
-    assert "rules[2] ('imminent-harm').base_priority" in err.value.detail
+    assert "rules[3] ('imminent-harm').base_priority" in err.value.detail

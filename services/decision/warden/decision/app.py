@@ -18,7 +18,9 @@ def create_app(settings: DecisionSettings | None = None) -> FastAPI:
     return create_service_app(
         settings or DecisionSettings(),
         title="Warden decision",
-        description="Records enforcement decisions on routed cases, with the reviewer's rationale.",
+        description="The enforcement record: decisions by the lease holder, four-eyes "
+                    "approval, strikes, appeals, statements of reasons and a hash-chained "
+                    "audit log.",
         routers=[router],
         wire=wire,
     )

@@ -1,19 +1,65 @@
-"""Event handlers of the decision service (thin: parse, delegate, persist)."""
+"""Event handlers of the decision service (thin: parse, delegate, persist) and its wiring."""
 
 from __future__ import annotations
 
-from warden.decision.persistence import upsert_routed_case
+from datetime import UTC, datetime
+
+from warden.decision import persistence
+from warden.decision.catalogue import load_catalogue
+from warden.decision.service import DecisionContext
+from warden.decision.service.decisions import decide_automatically
+from warden.decision.settings import DecisionSettings
+from warden.decision.workers import ApprovalExpiry
+from warden.shared.apikeys import install_api_keys
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery
 from warden.shared.contracts import topics
-from warden.shared.contracts.events import CASE_ROUTED_V1
+from warden.shared.contracts.events import (
+    CASE_ROUTED_V1,
+    DECISION_RECORDED_V2,
+    NOTIFICATION_DELIVERED_V1,
+)
+
+CONTEXT = "decision"
+APPEALS_SCOPE = "appeals:file"
+SCOPES = (APPEALS_SCOPE,)
 
 
-async def on_case_routed(delivery: Delivery) -> None:
-    await upsert_routed_case(delivery.session, delivery.payload)
+def context(runtime: Runtime) -> DecisionContext:
+    return runtime.extras[CONTEXT]
 
 
-def wire(runtime: Runtime) -> None:
-    runtime.consumers.append(
-        runtime.consumer("cases", [topics.CASES_ROUTED], {CASE_ROUTED_V1: on_case_routed})
-    )
+def handlers(ctx: DecisionContext):
+    async def on_case_routed(delivery: Delivery) -> None:
+        routed = delivery.payload
+        await persistence.upsert_routed_case(delivery.session, routed)
+        if routed.automated_decision is not None:
+            await decide_automatically(ctx, delivery.session, routed, datetime.now(UTC))
+
+    return on_case_routed
+
+
+async def on_notification_delivered(delivery: Delivery) -> None:
+    """The appeal window runs from when the affected party was told."""
+    delivered = delivery.payload
+    if (delivered.status == "delivered" and delivered.decision_id is not None
+            and delivered.source_event_type == DECISION_RECORDED_V2):
+        await persistence.mark_notified(delivery.session, delivered.decision_id,
+                                        delivered.finished_at)
+
+
+async def wire(runtime: Runtime) -> None:
+    settings: DecisionSettings = runtime.settings  # type: ignore[assignment]
+    # Loading validates both catalogues: a bad file stops start-up naming the bad entry.
+    ctx = DecisionContext(catalogue=load_catalogue(settings.actions_path,
+                                                   settings.policies_path),
+                          settings=settings, outbox=runtime.outbox)
+    runtime.extras[CONTEXT] = ctx
+    await install_api_keys(runtime, SCOPES)
+    runtime.consumers.append(runtime.consumer(
+        "cases", [topics.CASES_ROUTED], {CASE_ROUTED_V1: handlers(ctx)}))
+    runtime.consumers.append(runtime.consumer(
+        "notifications", [topics.NOTIFICATIONS_DELIVERED],
+        {NOTIFICATION_DELIVERED_V1: on_notification_delivered}))
+    runtime.workers.append(ApprovalExpiry(ctx, runtime.sessions,
+                                          settings.approval_sweep_interval_s))

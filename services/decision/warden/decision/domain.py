@@ -1,68 +1,308 @@
-"""Decision rules: the action catalogue and what makes a decision valid. No I/O here."""
+"""Decision rules: what makes a decision valid, who may take, approve and appeal it, strikes,
+appeal windows and reversals. Pure functions over plain values; no I/O here."""
 
 from __future__ import annotations
 
+import calendar
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from warden.shared.contracts.events import DecisionRecordedV1, Subject
-from warden.shared.contracts.taxonomy import CATEGORIES
-from warden.shared.errors import Conflict, InvalidInput
+from warden.decision.catalogue import Catalogue, PolicySpec
+from warden.shared.auth import Reviewer
+from warden.shared.contracts.countries import ISO_3166_ALPHA2
+from warden.shared.contracts.events import ActionTaken, Channel, PolicyGround, Subject
+from warden.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from warden.shared.lease_tokens import HEADER as LEASE_HEADER
+from warden.shared.lease_tokens import Lease
 
-
-@dataclass(frozen=True)
-class Action:
-    code: str
-    restricts: bool
-    description: str
-
-
-ACTIONS: dict[str, Action] = {
-    a.code: a
-    for a in (
-        Action("remove", True, "Remove the content"),
-        Action("restrict", True, "Restrict visibility (geo, age or reach)"),
-        Action("label", False, "Keep the content with a warning label"),
-        Action("no_action", False, "No violation found; nothing is restricted"),
-    )
-}
+OPEN, PENDING_APPROVAL, DECIDED = "open", "pending_approval", "decided"  # case states
+FINAL, REJECTED, EXPIRED, REVERSED = "final", "rejected", "expired", "reversed"
+REVIEW, APPEAL = "review", "appeal"
+APPEAL_WINDOW_MONTHS = 6  # DSA Art. 20(1): at least six months
 
 
 @dataclass(frozen=True)
 class CaseView:
+    """What the decision service knows of a case (from ``cases.routed`` and its own decisions)."""
+
     case_id: uuid.UUID
     subject: Subject
     policy_area: str
     category: str
+    queue: str
     status: str
+    stage: str
     report_ids: list[uuid.UUID]
+    channels: list[str] = field(default_factory=list)
+    appeal_id: uuid.UUID | None = None
+    first_routed_at: datetime | None = None
 
 
-def decide(case: CaseView, *, action: str, policy_cited: str, rationale: str, reviewer_id: str,
-           territorial_scope: list[str], now: datetime) -> DecisionRecordedV1:
-    """Validate a reviewer's decision on a case and produce the recorded fact."""
-    chosen = ACTIONS.get(action)
-    if chosen is None:
-        raise InvalidInput(f"unknown action {action!r}",
-                           errors=[{"field": "body.action", "message":
-                                    f"must be one of {sorted(ACTIONS)}", "type": "enum"}])
-    if case.status != "open":
-        raise Conflict(f"case {case.case_id} is {case.status}; it no longer takes decisions")
-    dsa = CATEGORIES[case.category].dsa.value if case.category in CATEGORIES else ""
-    return DecisionRecordedV1(
-        decision_id=uuid.uuid4(),
-        case_id=case.case_id,
-        subject=case.subject,
-        action=chosen.code,
-        policy_area=case.policy_area,
-        category=case.category,
-        dsa_category=dsa,
-        policy_cited=policy_cited,
-        rationale=rationale,
-        reviewer_id=reviewer_id,
-        decided_at=now,
-        report_ids=case.report_ids,
-        restricts=chosen.restricts,
-        territorial_scope=territorial_scope,
-    )
+@dataclass(frozen=True)
+class ActionRequest:
+    code: str
+    territorial_scope: list[str] | None = None
+    ends_at: datetime | None = None
+
+
+def _invalid(field_path: str, message: str, kind: str) -> InvalidInput:
+    return InvalidInput(f"{field_path}: {message}",
+                        errors=[{"field": field_path, "message": message, "type": kind}])
+
+
+# --- actions and policies ---------------------------------------------------------------------
+
+def owner_of(subject: Subject) -> str | None:
+    """The account that answers for the subject: its owner, or the account itself."""
+    return subject.id if subject.type == "account" else subject.owner_id
+
+
+def check_territorial_scope(scope: list[str], field_path: str) -> list[str]:
+    """Upper-cased, de-duplicated ISO 3166-1 alpha-2 codes, or a 422 naming the bad one."""
+    cleaned: list[str] = []
+    for index, code in enumerate(scope):
+        upper = code.strip().upper() if isinstance(code, str) else ""
+        if upper not in ISO_3166_ALPHA2:
+            raise _invalid(f"{field_path}[{index}]", f"{code!r} is not an ISO 3166-1 alpha-2 "
+                           "country code", "country_code")
+        if upper not in cleaned:
+            cleaned.append(upper)
+    return cleaned
+
+
+def cite_policy(catalogue: Catalogue, policy_id: str) -> tuple[PolicySpec, PolicyGround]:
+    spec = catalogue.policies.get(policy_id)
+    if spec is None:
+        raise _invalid("body.policy_id", f"unknown policy {policy_id!r}; the catalogue has "
+                       f"{', '.join(sorted(catalogue.policies))}", "unknown_policy")
+    return spec, PolicyGround(
+        policy_id=policy_id, policy_version=spec.version, title=spec.title,
+        policy_area=spec.area.value, ground=spec.ground, legal_basis=spec.legal_basis,
+        clause=spec.clause, explanation=spec.explanation, reference_url=spec.reference_url)
+
+
+def check_action_codes(catalogue: Catalogue, requests: list[ActionRequest],
+                       field_path: str = "body.actions") -> None:
+    """The codes alone, judged with the body before any case is looked up."""
+    for index, request in enumerate(requests):
+        spec = catalogue.action(request.code)
+        if spec is None or spec.restoration:
+            raise _invalid(f"{field_path}[{index}].code", f"unknown action {request.code!r}; "
+                           f"choose one of {', '.join(catalogue.choosable())}", "unknown_action")
+
+
+def plan_actions(catalogue: Catalogue, subject: Subject, requests: list[ActionRequest], *,
+                 default_scope: list[str], now: datetime, active_strikes: int,
+                 field_path: str = "body.actions") -> list[ActionTaken]:
+    """Validate the chosen actions against the catalogue and the subject, and add what the
+    strike thresholds call for. Raises ``InvalidInput`` naming the offending field."""
+    if not requests:
+        raise _invalid(field_path, "choose at least one action (no_action when nothing is "
+                       "restricted)", "too_short")
+    scope = check_territorial_scope(default_scope, "body.territorial_scope")
+    taken: list[ActionTaken] = []
+    seen: set[str] = set()
+    for index, request in enumerate(requests):
+        where = f"{field_path}[{index}]"
+        spec = catalogue.action(request.code)
+        if spec is None or spec.restoration:
+            raise _invalid(f"{where}.code", f"unknown action {request.code!r}; choose one of "
+                           f"{', '.join(catalogue.choosable())}", "unknown_action")
+        if request.code in seen:
+            raise _invalid(f"{where}.code", f"{request.code!r} is chosen twice", "duplicate")
+        seen.add(request.code)
+        if subject.type not in spec.applies_to:
+            raise _invalid(f"{where}.code", f"{request.code!r} cannot be taken on a "
+                           f"{subject.type}; it applies to {', '.join(spec.applies_to)}",
+                           "not_for_subject_type")
+        if spec.exclusive and len(requests) > 1:
+            raise _invalid(f"{where}.code", f"{request.code!r} cannot be combined with other "
+                           "actions", "exclusive")
+        action_scope = scope if request.territorial_scope is None else \
+            check_territorial_scope(request.territorial_scope, f"{where}.territorial_scope")
+        if action_scope and spec.territorial == "never":
+            raise _invalid(f"{where}.territorial_scope", f"{request.code!r} cannot be limited "
+                           "to some countries", "not_territorial")
+        if not action_scope and spec.territorial == "required":
+            raise _invalid(f"{where}.territorial_scope", f"{request.code!r} needs the countries "
+                           "it applies in", "missing")
+        taken.append(_action(spec_code=request.code, catalogue=catalogue, subject=subject,
+                             scope=action_scope, ends_at=request.ends_at, now=now,
+                             where=where))
+    if "strike" in seen:
+        taken.extend(strike_consequences(catalogue, subject, active_strikes + 1, seen, now))
+    return taken
+
+
+def _action(*, spec_code: str, catalogue: Catalogue, subject: Subject, scope: list[str],
+            ends_at: datetime | None, now: datetime, where: str,
+            added_by_rule: str | None = None, restores: str | None = None) -> ActionTaken:
+    spec = catalogue.actions[spec_code]
+    if ends_at is not None:
+        ends_at = ends_at if ends_at.tzinfo else ends_at.replace(tzinfo=UTC)
+    if spec.duration == "required" and ends_at is None:
+        raise _invalid(f"{where}.ends_at", f"{spec_code!r} is temporary: give its end date",
+                       "missing")
+    if spec.duration == "never" and ends_at is not None:
+        raise _invalid(f"{where}.ends_at", f"{spec_code!r} has no end date", "not_temporary")
+    if ends_at is not None and ends_at <= now:
+        raise _invalid(f"{where}.ends_at", "the end date must be in the future", "range")
+    target_id = subject.id if spec.target == "subject" else owner_of(subject)
+    if target_id is None:
+        raise _invalid(f"{where}.code", f"{spec_code!r} applies to the owner's account, and "
+                       "the subject has no known owner", "no_owner")
+    return ActionTaken(code=spec_code, kind=spec.kind, restricts=spec.restricts,
+                       target=spec.target, target_id=target_id, territorial_scope=scope,
+                       starts_at=now, ends_at=ends_at, added_by_rule=added_by_rule,
+                       restores=restores)
+
+
+def strike_consequences(catalogue: Catalogue, subject: Subject, strikes_after: int,
+                        chosen: set[str], now: datetime) -> list[ActionTaken]:
+    """The restriction a threshold adds when this strike makes the count reach it exactly
+    (once per threshold: later strikes do not repeat it)."""
+    added = []
+    for threshold in catalogue.strikes.thresholds:
+        if threshold.strikes == strikes_after and threshold.action not in chosen:
+            added.append(_action(
+                spec_code=threshold.action, catalogue=catalogue, subject=subject, scope=[],
+                ends_at=now + threshold.duration if threshold.duration else None, now=now,
+                where="strikes", added_by_rule=f"strike_threshold:{threshold.strikes}"))
+    return added
+
+
+def needs_four_eyes(catalogue: Catalogue, actions: list[ActionTaken]) -> bool:
+    return any(catalogue.actions[a.code].four_eyes for a in actions if a.code in catalogue.actions)
+
+
+def restricts(actions: list[ActionTaken]) -> bool:
+    return any(a.restricts for a in actions)
+
+
+def reversal_actions(catalogue: Catalogue, original: list[ActionTaken], *,
+                     keep: set[str] = frozenset(), now: datetime) -> list[ActionTaken]:
+    """What undoes the original's restrictions (except those kept by a modification)."""
+    restoring = []
+    for action in original:
+        spec = catalogue.actions.get(action.code)
+        if not action.restricts or action.code in keep or spec is None or not spec.restored_by:
+            continue
+        restoration = catalogue.actions[spec.restored_by]
+        restoring.append(ActionTaken(
+            code=spec.restored_by, kind="restoration", restricts=False,
+            target=restoration.target, target_id=action.target_id,
+            territorial_scope=action.territorial_scope, starts_at=now, restores=action.code))
+    return restoring
+
+
+def automated_flags(channels: list[str], *, automated_detection: bool | None,
+                    automated_decision: str | None) -> tuple[bool, str]:
+    """A reviewer's decision is at most partially automated; detection defaults to whether an
+    automated detector reported the case."""
+    detection = automated_detection if automated_detection is not None \
+        else Channel.AUTOMATED.value in channels
+    return detection, automated_decision or "not_automated"
+
+
+# --- who may decide ---------------------------------------------------------------------------
+
+def _lease_conflict(message: str, kind: str) -> Conflict:
+    return Conflict(message, errors=[{"field": f"header.{LEASE_HEADER}", "message": message,
+                                      "type": kind}])
+
+
+def authorise_decider(case: CaseView, reviewer: Reviewer, lease: Lease | None,
+                      now: datetime, *, excluded: set[str] = frozenset()) -> None:
+    """Only the reviewer holding a live lease on the case, with the queue's skills, decides
+    it; on appeal, nobody who took part in the decision appealed against."""
+    if case.status == DECIDED:
+        raise Conflict(f"case {case.case_id} is already decided")
+    if case.status == PENDING_APPROVAL:
+        raise Conflict(f"case {case.case_id} has a decision awaiting approval")
+    if lease is None or lease.case_id != case.case_id:
+        raise _lease_conflict(f"case {case.case_id} is not claimed by you: claim it at routing "
+                              f"and send the lease token as the {LEASE_HEADER} header",
+                              "not_claimed")
+    if lease.reviewer_id != reviewer.id:
+        raise _lease_conflict(f"case {case.case_id} is held by someone else", "held_by_other")
+    if lease.expires_at <= now:
+        raise _lease_conflict(f"your lease on case {case.case_id} expired at "
+                              f"{lease.expires_at.isoformat()}; claim it again", "lease_expired")
+    if lease.queue != case.queue:
+        raise _lease_conflict(f"case {case.case_id} moved to queue {case.queue!r} after your "
+                              f"claim in {lease.queue!r}; claim it again", "transferred")
+    if not reviewer.has_skills(lease.required_skills):
+        missing = ", ".join(sorted(lease.required_skills - reviewer.skills))
+        raise Forbidden(f"queue {case.queue!r} needs the skills {missing}")
+    if reviewer.id in excluded:
+        raise Forbidden(f"you took part in the decision appealed against; another reviewer "
+                        f"decides appeal {case.appeal_id}")
+
+
+def authorise_approver(*, decided_by: str | None, status: str, expires_at: datetime | None,
+                       required_skills: set[str], reviewer: Reviewer, now: datetime,
+                       decision_id: uuid.UUID) -> None:
+    """A second reviewer, never the first, with the queue's skills, before expiry."""
+    if status != PENDING_APPROVAL:
+        raise Conflict(f"decision {decision_id} is {status}; it does not await approval")
+    if expires_at is not None and expires_at <= now:
+        raise Conflict(f"decision {decision_id} expired unapproved at {expires_at.isoformat()}")
+    if reviewer.id == decided_by:
+        raise Forbidden("the reviewer who took a decision cannot approve or reject it; a "
+                        "second reviewer must")
+    if not reviewer.has_skills(required_skills):
+        missing = ", ".join(sorted(set(required_skills) - reviewer.skills))
+        raise Forbidden(f"approving needs the queue's skills: {missing}")
+
+
+# --- appeals ----------------------------------------------------------------------------------
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` later (the month's last day when it has no such day)."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def appeal_deadline(decided_at: datetime, notified_at: datetime | None) -> datetime:
+    """Six months from notification; until notify reports one, from the decision."""
+    return add_months(notified_at or decided_at, APPEAL_WINDOW_MONTHS)
+
+
+AppellantKind = Literal["affected_user", "reporter"]
+
+
+def check_appeal(*, decision_id: uuid.UUID, status: str | None, stage: str | None,
+                 subject: Subject | None, restricts_anything: bool, appellant_id: str,
+                 appellant_kind: AppellantKind, deadline: datetime | None,
+                 now: datetime) -> None:
+    """Eligibility, answered at once: 404 unknown, 403 not entitled, 409 too late."""
+    if status is None or status not in (FINAL, REVERSED) or subject is None:
+        raise NotFound(f"no final decision {decision_id}")
+    if stage == APPEAL:
+        raise Conflict(f"decision {decision_id} already decided an appeal; it cannot be "
+                       "appealed again here")
+    if status == REVERSED:
+        raise Conflict(f"decision {decision_id} was already reversed on appeal")
+    if appellant_kind == "affected_user":
+        if appellant_id not in {subject.id if subject.type == "account" else None,
+                                subject.owner_id} - {None}:
+            raise Forbidden(f"{appellant_id!r} is not the user affected by decision "
+                            f"{decision_id}")
+    elif restricts_anything:
+        raise Forbidden("a reporter may appeal only a decision to take no action")
+    if deadline is not None and now > deadline:
+        raise Conflict(f"the appeal window closed at {deadline.isoformat()}",
+                       errors=[{"field": "body.decision_id", "type": "appeal_window_closed",
+                                "message": f"appeals were open until {deadline.isoformat()}"}])
+
+
+def excluded_from_appeal(decided_by: str | None, approved_by: str | None) -> list[str]:
+    return [r for r in (decided_by, approved_by) if r]
+
+
+def pending_expiry(now: datetime, ttl: timedelta) -> datetime:
+    return now + ttl

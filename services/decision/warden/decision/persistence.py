@@ -3,74 +3,149 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.decision.domain import CaseView
-from warden.decision.models import Decision, RoutedCase
-from warden.shared.contracts.events import CaseRoutedV1, DecisionRecordedV1, Subject
+from warden.decision.domain import OPEN, PENDING_APPROVAL, CaseView
+from warden.decision.models import Appeal, Case, Decision, Strike
+from warden.shared.contracts.events import CaseRoutedV1, Subject
+
+_cases = Case.__table__
+_strikes = Strike.__table__
+
+# --- the lean copy of routed cases --------------------------------------------------------------
+# One statement, built once, that only binds values: each cases.routed record costs one
+# round trip inside the consumer's batch transaction. Routing's later events update what
+# routing owns (queue, reports); status, stage and appeal are the decision service's own.
+_upsert = insert(_cases)
+_UPSERT_ROUTED = _upsert.on_conflict_do_update(
+    index_elements=[_cases.c.case_id],
+    set_={"subject": _upsert.excluded.subject, "policy_area": _upsert.excluded.policy_area,
+          "category": _upsert.excluded.category, "queue": _upsert.excluded.queue,
+          "channels": _upsert.excluded.channels, "report_ids": _upsert.excluded.report_ids,
+          "routed_at": _upsert.excluded.routed_at},
+    where=_cases.c.routed_at <= _upsert.excluded.routed_at)
 
 
 async def upsert_routed_case(session: AsyncSession, routed: CaseRoutedV1) -> None:
-    """Keep the latest routing state; events for one subject arrive in order."""
-    values = {
-        "case_id": routed.case_id,
-        "subject": routed.subject.model_dump(mode="json"),
-        "policy_area": routed.policy_area,
-        "category": routed.category,
-        "queue": routed.queue,
-        "priority": routed.priority,
-        "due_at": routed.due_at,
+    """Keep what deciding needs; events for one subject arrive in order, and a stale one
+    (older ``routed_at``) changes nothing."""
+    await session.execute(_UPSERT_ROUTED, {
+        "case_id": routed.case_id, "subject": routed.subject.model_dump(mode="json"),
+        "policy_area": routed.policy_area, "category": routed.category, "queue": routed.queue,
+        "channels": [c.value for c in routed.channels],
         "report_ids": [str(r) for r in routed.report_ids],
-        "routed_at": routed.routed_at,
-    }
-    table = RoutedCase.__table__
-    statement = insert(table).values(**values, status=routed.status)
-    update = {k: statement.excluded[k] for k in values if k != "case_id"}
-    # A late routing update never reopens a case that has been decided here.
-    update["status"] = statement.excluded.status if routed.status != "open" else table.c.status
-    await session.execute(statement.on_conflict_do_update(index_elements=["case_id"], set_=update))
+        "first_routed_at": routed.routed_at, "routed_at": routed.routed_at,
+        "status": OPEN, "stage": "review", "appeal_id": None})
 
 
-async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> CaseView | None:
-    """The case, locked for this transaction so two decisions cannot race."""
-    row = (await session.exec(
-        select(RoutedCase).where(RoutedCase.case_id == case_id).with_for_update()
-    )).first()
-    if row is None:
-        return None
+def view_of(row: Case) -> CaseView:
     return CaseView(case_id=row.case_id, subject=Subject.model_validate(row.subject),
-                    policy_area=row.policy_area, category=row.category, status=row.status,
-                    report_ids=[uuid.UUID(r) for r in row.report_ids])
+                    policy_area=row.policy_area, category=row.category, queue=row.queue,
+                    status=row.status, stage=row.stage,
+                    report_ids=[uuid.UUID(r) for r in row.report_ids],
+                    channels=list(row.channels), appeal_id=row.appeal_id,
+                    first_routed_at=row.first_routed_at)
 
 
-async def case_exists(session: AsyncSession, case_id: uuid.UUID) -> bool:
-    return await session.get(RoutedCase, case_id) is not None
+async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
+    """The case, locked for this transaction: two decisions on it run one after the other."""
+    return (await session.exec(select(Case).where(Case.case_id == case_id).with_for_update()
+                               .execution_options(populate_existing=True))).first()
 
 
-async def store_decision(session: AsyncSession, decision: DecisionRecordedV1) -> Decision:
-    record = Decision(
-        id=decision.decision_id, case_id=decision.case_id, action=decision.action,
-        policy_cited=decision.policy_cited, rationale=decision.rationale,
-        reviewer_id=decision.reviewer_id, restricts=decision.restricts,
-        dsa_category=decision.dsa_category, territorial_scope=decision.territorial_scope,
-        decided_at=decision.decided_at,
-    )
-    session.add(record)
-    case = await session.get(RoutedCase, decision.case_id)
-    case.status = "decided"
-    session.add(case)
-    await session.flush()
-    return record
+async def get_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
+    return await session.get(Case, case_id)
 
 
-async def get_decision(session: AsyncSession, decision_id: uuid.UUID) -> Decision | None:
-    return await session.get(Decision, decision_id)
+# --- decisions ----------------------------------------------------------------------------------
+
+async def get_decision(session: AsyncSession, decision_id: uuid.UUID, *,
+                       lock: bool = False) -> Decision | None:
+    statement = select(Decision).where(Decision.id == decision_id)
+    if lock:  # and re-read: an earlier unlocked read may be stale by now
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(statement)).first()
 
 
 async def decisions_for_case(session: AsyncSession, case_id: uuid.UUID) -> list[Decision]:
-    result = await session.exec(select(Decision).where(Decision.case_id == case_id)
-                                .order_by(Decision.decided_at))
-    return list(result.all())
+    return list((await session.exec(select(Decision).where(Decision.case_id == case_id)
+                                    .order_by(Decision.decided_at))).all())
+
+
+async def pending_decisions(session: AsyncSession, *, limit: int,
+                            after: datetime | None = None) -> list[Decision]:
+    statement = select(Decision).where(Decision.status == PENDING_APPROVAL)
+    if after is not None:
+        statement = statement.where(Decision.decided_at > after)
+    return list((await session.exec(statement.order_by(Decision.decided_at).limit(limit))).all())
+
+
+async def expired_pending(session: AsyncSession, now: datetime,
+                          limit: int) -> list[uuid.UUID]:
+    """Ids of pending decisions past their expiry (the caller locks and re-checks each)."""
+    return list((await session.exec(
+        select(Decision.id).where(Decision.status == PENDING_APPROVAL,
+                                  Decision.expires_at <= now)
+        .order_by(Decision.expires_at).limit(limit))).all())
+
+
+async def mark_notified(session: AsyncSession, decision_id: uuid.UUID, at: datetime) -> None:
+    """The first delivered notification starts the appeal window."""
+    await session.execute(
+        sa.update(Decision.__table__)
+        .where(Decision.__table__.c.id == decision_id,
+               sa.or_(Decision.__table__.c.notified_at.is_(None),
+                      Decision.__table__.c.notified_at > at))
+        .values(notified_at=at))
+
+
+# --- appeals ------------------------------------------------------------------------------------
+
+async def appeal_by(session: AsyncSession, decision_id: uuid.UUID,
+                    appellant_id: str) -> Appeal | None:
+    return (await session.exec(select(Appeal).where(
+        Appeal.decision_id == decision_id, Appeal.appellant_id == appellant_id))).first()
+
+
+async def get_appeal(session: AsyncSession, appeal_id: uuid.UUID, *,
+                     lock: bool = False) -> Appeal | None:
+    statement = select(Appeal).where(Appeal.id == appeal_id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(statement)).first()
+
+
+async def open_appeals_on(session: AsyncSession, decision_id: uuid.UUID) -> list[Appeal]:
+    return list((await session.exec(select(Appeal).where(
+        Appeal.decision_id == decision_id, Appeal.status == "open"))).all())
+
+
+# --- strikes ------------------------------------------------------------------------------------
+
+async def active_strikes(session: AsyncSession, account_id: str, now: datetime, *,
+                         excluding: uuid.UUID | None = None) -> int:
+    statement = sa.select(sa.func.count()).select_from(_strikes).where(
+        _strikes.c.account_id == account_id, _strikes.c.removed_at.is_(None),
+        _strikes.c.expires_at > now)
+    if excluding is not None:
+        statement = statement.where(_strikes.c.decision_id != excluding)
+    return await session.scalar(statement) or 0
+
+
+async def strikes_of(session: AsyncSession, account_id: str) -> list[Strike]:
+    return list((await session.exec(select(Strike).where(Strike.account_id == account_id)
+                                    .order_by(Strike.issued_at))).all())
+
+
+async def remove_strikes_of(session: AsyncSession, decision_id: uuid.UUID, *, at: datetime,
+                            reason: str) -> int:
+    result = await session.execute(
+        sa.update(_strikes).where(_strikes.c.decision_id == decision_id,
+                                  _strikes.c.removed_at.is_(None))
+        .values(removed_at=at, removed_reason=reason))
+    return result.rowcount

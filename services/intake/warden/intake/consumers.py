@@ -43,6 +43,7 @@ from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.contracts.events import (
     CASE_ROUTED_V1,
     DECISION_RECORDED_V1,
+    DECISION_RECORDED_V2,
     NOTIFICATION_DELIVERED_V1,
 )
 from warden.shared.errors import Forbidden, InvalidInput, InvalidMessage
@@ -175,7 +176,10 @@ async def on_case_routed(delivery: Delivery) -> None:
 
 
 async def on_decision_recorded(delivery: Delivery) -> None:
-    await persistence.record_decision(delivery.session, delivery.payload)
+    decision = delivery.payload
+    if delivery.message.type == DECISION_RECORDED_V2:
+        decision = decision.as_v1()  # a report's status needs only what v1 carried
+    await persistence.record_decision(delivery.session, decision)
 
 
 async def on_notification_delivered(delivery: Delivery) -> None:
@@ -189,4 +193,5 @@ def wire(runtime: Runtime) -> None:
     runtime.consumers.append(runtime.consumer(
         "status", [topics.CASES_ROUTED, topics.DECISIONS_RECORDED, topics.NOTIFICATIONS_DELIVERED],
         {CASE_ROUTED_V1: on_case_routed, DECISION_RECORDED_V1: on_decision_recorded,
+         DECISION_RECORDED_V2: on_decision_recorded,
          NOTIFICATION_DELIVERED_V1: on_notification_delivered}))

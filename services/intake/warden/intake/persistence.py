@@ -15,6 +15,7 @@ from warden.intake.models import Report
 from warden.shared.bus.outbox import stage_from
 from warden.shared.contracts.events import (
     DECISION_RECORDED_V1,
+    DECISION_RECORDED_V2,
     CaseRoutedV1,
     DecisionRecordedV1,
     NotificationDeliveredV1,
@@ -127,7 +128,7 @@ async def record_notification(session: AsyncSession,
     Receipts and failed deliveries do not: the reporter has not been told the outcome.
     """
     if (not delivered.report_ids or delivered.status != "delivered"
-            or delivered.source_event_type != DECISION_RECORDED_V1):
+            or delivered.source_event_type not in (DECISION_RECORDED_V1, DECISION_RECORDED_V2)):
         return 0
     result = await session.execute(
         sa.update(_reports)

@@ -11,7 +11,6 @@ from warden.notify.settings import NotifySettings
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery
 from warden.shared.contracts import topics
-from warden.shared.contracts.events import DECISION_RECORDED_V1
 from warden.shared.db import transaction
 from warden.shared.observability import get_logger
 
@@ -51,7 +50,8 @@ async def wire(runtime: Runtime) -> None:
     settings: NotifySettings = runtime.settings  # type: ignore[assignment]
     await configure_endpoint_from_settings(runtime)
     runtime.consumers.append(runtime.consumer(
-        "decisions", [topics.DECISIONS_RECORDED], {DECISION_RECORDED_V1: on_notifiable_event}))
+        "decisions", [topics.DECISIONS_RECORDED],
+        {event_type: on_notifiable_event for event_type in DEFAULT_EVENT_TYPES}))
     if settings.delivery_enabled:
         worker = DeliveryWorker(settings=settings, sessions=runtime.sessions,
                                 outbox=runtime.outbox)

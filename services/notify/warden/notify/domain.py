@@ -28,10 +28,14 @@ from urllib.parse import urlsplit
 
 from warden.shared.backoff import backoff_delay
 from warden.shared.contracts.envelope import CloudEvent
-from warden.shared.contracts.events import DECISION_RECORDED_V1, NotificationDeliveredV1
+from warden.shared.contracts.events import (
+    DECISION_RECORDED_V1,
+    DECISION_RECORDED_V2,
+    NotificationDeliveredV1,
+)
 from warden.shared.errors import Conflict, InvalidInput
 
-DEFAULT_EVENT_TYPES = (DECISION_RECORDED_V1,)
+DEFAULT_EVENT_TYPES = (DECISION_RECORDED_V1, DECISION_RECORDED_V2)
 ANY_EVENT = "*"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from warden.routing import service
+from warden.routing import approvals, service
 from warden.routing.policy import PolicyStore
 from warden.routing.service import Routing
 from warden.routing.settings import RoutingSettings
@@ -18,7 +18,10 @@ from warden.shared.bus.consumer import Delivery
 from warden.shared.contracts import topics
 from warden.shared.contracts.events import (
     APPEAL_FILED_V1,
+    DECISION_APPROVAL_CLOSED_V1,
+    DECISION_PENDING_APPROVAL_V1,
     DECISION_RECORDED_V1,
+    DECISION_RECORDED_V2,
     REPORT_NORMALIZED_V1,
 )
 
@@ -34,14 +37,25 @@ def handlers(ctx: Routing):
         await service.route_report(ctx, delivery.session, delivery.payload, datetime.now(UTC))
 
     async def on_decision_recorded(delivery: Delivery) -> None:
-        await service.close_on_decision(ctx, delivery.session, delivery.payload,
-                                        datetime.now(UTC))
+        decision = delivery.payload
+        if delivery.message.type == DECISION_RECORDED_V2:
+            decision = decision.as_v1()  # closing a case needs only what v1 carried
+        await service.close_on_decision(ctx, delivery.session, decision, datetime.now(UTC))
 
     async def on_appeal_filed(delivery: Delivery) -> None:
         await service.reopen_on_appeal(ctx, delivery.session, delivery.payload,
                                        datetime.now(UTC))
 
     return on_report_normalized, on_decision_recorded, on_appeal_filed
+
+
+async def on_pending_approval(delivery: Delivery) -> None:
+    await approvals.hold_for_approval(delivery.session, delivery.payload, datetime.now(UTC))
+
+
+async def on_approval_closed(delivery: Delivery) -> None:
+    await approvals.return_after_approval_closed(delivery.session, delivery.payload,
+                                                 datetime.now(UTC))
 
 
 def wire(runtime: Runtime) -> None:
@@ -56,7 +70,9 @@ def wire(runtime: Runtime) -> None:
         "reports", [topics.REPORTS_NORMALIZED], {REPORT_NORMALIZED_V1: on_report}))
     runtime.consumers.append(runtime.consumer(
         "outcomes", [topics.DECISIONS_RECORDED, topics.APPEALS_FILED],
-        {DECISION_RECORDED_V1: on_decision, APPEAL_FILED_V1: on_appeal}))
+        {DECISION_RECORDED_V1: on_decision, DECISION_RECORDED_V2: on_decision,
+         DECISION_PENDING_APPROVAL_V1: on_pending_approval,
+         DECISION_APPROVAL_CLOSED_V1: on_approval_closed, APPEAL_FILED_V1: on_appeal}))
     runtime.workers.append(SlaWatcher(ctx, runtime.sessions, settings.sla_check_interval_s))
     runtime.workers.append(LeaseSweeper(ctx, runtime.sessions, settings.lease_sweep_interval_s))
     if settings.reload_on_sighup:

@@ -10,36 +10,21 @@ on (and the policy in force stays in force).
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
 from warden.shared.contracts.taxonomy import CATEGORIES, PolicyArea
+from warden.shared.durations import Duration
 from warden.shared.errors import InvalidInput
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> Any:
-    """``"90s"``, ``"15m"``, ``"4h"``, ``"7d"`` or a number of seconds; anything else is left to
-    pydantic (which also accepts ISO 8601 durations such as ``PT4H``)."""
-    if isinstance(value, str) and (found := _DURATION.match(value)):
-        return timedelta(seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)])
-    if isinstance(value, str) and not value.strip().upper().startswith("P"):
-        raise ValueError(f"{value!r} is not a duration; write e.g. 90s, 15m, 4h, 7d or PT4H")
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
@@ -119,6 +104,15 @@ class Match(_Spec):
         return True
 
 
+class AutomatedDecision(_Spec):
+    """Flag on a rule: the cases it opens are decided without a reviewer. The rule's own
+    conditions carry the confidence threshold (e.g. ``signals: {hash_match: {gte: 0.99}}``);
+    the decision service checks the policy and actions against its catalogues."""
+
+    policy: Annotated[str, Field(min_length=1, max_length=100)]
+    actions: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(min_length=1)
+
+
 class Rule(_Spec):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=80)]
     description: str = ""
@@ -126,6 +120,8 @@ class Rule(_Spec):
     queue: Name
     base_priority: int = Field(ge=0, le=500)
     sla: Duration | None = Field(default=None, description="overrides the queue's SLA")
+    automated_decision: AutomatedDecision | None = Field(
+        default=None, description="decide the cases this rule opens automatically")
 
 
 class DeadlineTier(_Spec):

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from warden.routing import service
+from warden.routing.lease_tokens import token_for
 from warden.routing.consumers import routing
 from warden.routing.models import Case, CaseHistory, CaseReport
 from warden.routing.service import Routing
@@ -108,6 +109,17 @@ class HistoryOut(BaseModel):
     @classmethod
     def of(cls, entry: CaseHistory) -> HistoryOut:
         return cls.model_validate(entry, from_attributes=True)
+
+
+class ClaimOut(CaseOut):
+    lease_token: str = Field(description="proof of the lease for the decision service: send "
+                                         "it as the Lease-Token header when deciding; it "
+                                         "expires with the lease")
+
+
+def claim_out(case: Case, ctx: Routing, now: datetime) -> ClaimOut:
+    return ClaimOut(**CaseOut.of(case).model_dump(),
+                    lease_token=token_for(case, ctx.policy, ctx.settings.lease_signing_key, now))
 
 
 class CaseFileOut(CaseOut):
@@ -205,17 +217,19 @@ async def queue_cases(queue: str, reviewer: CurrentReviewer, rt: RuntimeDep, ctx
     return CasePage(items=[CaseOut.of(c) for c in cases], next_cursor=next_cursor)
 
 
-@router.post("/queues/{queue}/claim", response_model=CaseOut,
+@router.post("/queues/{queue}/claim", response_model=ClaimOut,
              responses={204: {"description": "the queue has no case you can claim"}})
 async def claim(queue: str, reviewer: CurrentReviewer, rt: RuntimeDep, ctx: RoutingDep,
-                body: LeaseRequest | None = None) -> CaseOut | Response:
-    """Lease the next case (highest priority, then earliest due) to the caller."""
+                body: LeaseRequest | None = None) -> ClaimOut | Response:
+    """Lease the next case (highest priority, then earliest due) to the caller, with the lease
+    token the decision service asks for."""
+    now = utcnow()
     async with rt.sessions() as session, session.begin():
         case = await service.claim_next(ctx, session, queue, reviewer,
                                         lease_seconds=body.lease_seconds if body else None)
     if case is None:
         return Response(status_code=204)
-    return CaseOut.of(case)
+    return claim_out(case, ctx, now)
 
 
 # --- cases ------------------------------------------------------------------------------------
@@ -240,14 +254,16 @@ async def release(case_id: uuid.UUID, reviewer: CurrentReviewer, rt: RuntimeDep,
     return CaseOut.of(case)
 
 
-@router.post("/cases/{case_id}/lease", response_model=CaseOut)
+@router.post("/cases/{case_id}/lease", response_model=ClaimOut)
 async def renew_lease(case_id: uuid.UUID, reviewer: CurrentReviewer, rt: RuntimeDep,
-                      ctx: RoutingDep, body: LeaseRequest | None = None) -> CaseOut:
-    """Extend the caller's live lease; an expired lease cannot be renewed (claim again)."""
+                      ctx: RoutingDep, body: LeaseRequest | None = None) -> ClaimOut:
+    """Extend the caller's live lease (with a new lease token); an expired lease cannot be
+    renewed (claim again)."""
+    now = utcnow()
     async with rt.sessions() as session, session.begin():
         case = await service.renew_lease(ctx, session, case_id, reviewer,
                                          lease_seconds=body.lease_seconds if body else None)
-    return CaseOut.of(case)
+    return claim_out(case, ctx, now)
 
 
 @router.post("/cases/{case_id}/transfer", response_model=CaseOut)

@@ -7,6 +7,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from warden.routing.policy import DEFAULT_POLICY_PATH
+from warden.shared.lease_tokens import DEV_SIGNING_KEY
 from warden.shared.settings import LOCAL_PG, ServiceSettings
 
 
@@ -24,6 +25,9 @@ class RoutingSettings(ServiceSettings):
 
     lease_seconds: int = Field(900, ge=1, description="default length of a reviewer's lease")
     max_lease_seconds: int = Field(4 * 3600, ge=1)
+    lease_signing_key: str = Field(
+        DEV_SIGNING_KEY, repr=False,
+        description="Ed25519 private key (PEM) that signs the lease tokens decision verifies")
     lease_sweep_interval_s: float = Field(5.0, gt=0,
                                           description="how often expired leases are returned")
 

@@ -18,7 +18,12 @@ from warden.routing.policy import LoadedPolicy, PolicyStore
 from warden.routing.settings import RoutingSettings
 from warden.shared.auth import Reviewer
 from warden.shared.bus.outbox import Outbox
-from warden.shared.contracts.events import CASE_ROUTED_V1, CaseRoutedV1, Subject
+from warden.shared.contracts.events import (
+    CASE_ROUTED_V1,
+    AutomatedDecisionOrder,
+    CaseRoutedV1,
+    Subject,
+)
 from warden.shared.errors import NotFound
 
 
@@ -55,11 +60,23 @@ async def emit_routed(ctx: Routing, session: AsyncSession, case: Case | sa.Row, 
         previous_case_id=case.previous_case_id,
         excluded_reviewer_id=case.excluded_reviewer_id if case.stage == APPEAL else None,
         reason_detail=detail, stage=case.stage, appeal_id=case.appeal_id,
-        legal_deadline=case.legal_deadline)
+        legal_deadline=case.legal_deadline,
+        automated_decision=_automated_decision(ctx, case) if reason == domain.OPENED else None)
     await ctx.outbox.emit(session, type=CASE_ROUTED_V1, key=case.subject_id, payload=payload,
                           subject=str(case.id))
     queue = case.queue
     after_commit(session, lambda: metrics.CASES_ROUTED.labels(queue, reason).inc())
+
+
+def _automated_decision(ctx: Routing, case: Case | sa.Row) -> AutomatedDecisionOrder | None:
+    """A case opened by a rule flagged for automated decisions carries the order to decide it."""
+    rule = ctx.policy.policy.rule(case.rule_id) if case.policy_version == ctx.policy.version \
+        else None
+    if rule is None or rule.automated_decision is None:
+        return None
+    return AutomatedDecisionOrder(rule_id=rule.id, policy_version=case.policy_version,
+                                  policy_id=rule.automated_decision.policy,
+                                  actions=list(rule.automated_decision.actions))
 
 
 def known_queue(ctx: Routing, queue: str) -> None:

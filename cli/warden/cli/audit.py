@@ -1,0 +1,24 @@
+"""``warden audit ...``: the decision service's hash-chained audit log."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from warden.cli.console import example
+
+app = typer.Typer(help="The decision service's hash-chained audit log.", no_args_is_help=True)
+
+
+@app.command("verify", epilog=example("bin/warden audit verify",
+                                      "WARDEN_DECISION_DATABASE_URL=... bin/warden audit verify"))
+def verify() -> None:
+    """Walk the audit chain; name the first record that does not match (exit 1)."""
+    from warden.decision.audit import describe, verify_database
+    from warden.decision.settings import DecisionSettings
+
+    result = asyncio.run(verify_database(DecisionSettings().database_url))
+    typer.echo(describe(result), err=not result.ok)
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,124 @@
+"""Appeals (DSA Art. 20): eligibility at once, appeals.filed, a different reviewer decides,
+and a reversal tells enforcement what to undo."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from tests.integration.decision.conftest import APPEAL_KEY, remove_body
+from warden.shared.contracts.events import (
+    APPEAL_FILED_V1,
+    DECISION_RECORDED_V2,
+    AppealFiledV1,
+    DecisionRecordedV2,
+)
+from warden.shared.db import create_engine
+
+API = {"X-API-Key": APPEAL_KEY}
+
+
+async def decided(decision, body=None, *, owner="acct-7"):
+    case = await decision.routed_case(owner=owner)
+    r = await decision.client.post(f"/v1/cases/{case.case_id}/decisions",
+                                   json=body or remove_body(), headers=decision.as_holder(case))
+    assert r.status_code == 201, r.text
+    return case, r.json()
+
+
+def appeal_body(decision_id, appellant="acct-7", kind="affected_user"):
+    return {"decision_id": str(decision_id), "appellant_id": appellant, "appellant_kind": kind,
+            "reason": "The post quoted the slur to criticise it."}
+
+
+async def test_eligibility_is_answered_at_once(decision):
+    _, first = await decided(decision)
+    post = decision.client.post
+    assert (await post("/v1/appeals", json=appeal_body(uuid.uuid4()), headers=API)
+            ).status_code == 404
+    assert (await post("/v1/appeals", json=appeal_body(first["id"], "someone-else"),
+                       headers=API)).status_code == 403
+    assert (await post("/v1/appeals", json=appeal_body(first["id"], "user-9", "reporter"),
+                       headers=API)).status_code == 403  # reporters appeal no-action only
+    assert (await post("/v1/appeals", json=appeal_body(first["id"]))).status_code == 401
+    filed = await post("/v1/appeals", json=appeal_body(first["id"]), headers=API)
+    assert filed.status_code == 201, filed.text
+    again = await post("/v1/appeals", json=appeal_body(first["id"]), headers=API)
+    assert (again.status_code, again.json()["id"]) == (200, filed.json()["id"])
+    assert filed.json()["deadline"] > (datetime.now(UTC) + timedelta(days=180)).isoformat()
+
+    [event] = await decision.events(APPEAL_FILED_V1, expect=1, settle=1)
+    appeal = AppealFiledV1.model_validate(event.data)
+    assert (appeal.decision_id, appeal.original_reviewer_id) == (uuid.UUID(first["id"]),
+                                                                 "alice")
+    assert appeal.excluded_reviewer_ids == ["alice"]
+
+    # Past the six months: 409 with the deadline. (The decision is backdated in place.)
+    _, old = await decided(decision)
+    engine = create_engine(decision.settings.database_url, pool_size=1)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("UPDATE decisions SET final_at = now() - interval '7 months'"
+                                   " WHERE id = :id"), {"id": old["id"]})
+    await engine.dispose()
+    late = await post("/v1/appeals", json=appeal_body(old["id"]), headers=API)
+    assert late.status_code == 409
+    assert "appeal window closed" in late.json()["detail"]
+
+
+async def test_no_action_can_be_appealed_by_the_reporter(decision):
+    _, nothing = await decided(decision, remove_body(actions=[{"code": "no_action"}]))
+    assert nothing["statement_of_reasons"] is None
+    filed = await decision.client.post(
+        "/v1/appeals", json=appeal_body(nothing["id"], "user-9", "reporter"), headers=API)
+    assert filed.status_code == 201, filed.text
+
+
+async def test_reversal_by_a_reviewer_who_took_no_part(decision):
+    owner = f"acct-{uuid.uuid4().hex[:6]}"
+    case, first = await decided(
+        decision, remove_body(actions=[{"code": "remove"}, {"code": "strike"}]), owner=owner)
+    filed = await decision.client.post("/v1/appeals", json=appeal_body(first["id"], owner),
+                                       headers=API)
+    appeal_id = filed.json()["id"]
+    appeal_case = case.model_copy(update={"queue": "appeals", "stage": "appeal"})
+    await decision.route(appeal_case.model_copy(update={
+        "routed_at": datetime.now(UTC), "reason": "reopened_for_appeal",
+        "appeal_id": uuid.UUID(appeal_id)}))
+    url = f"/v1/appeals/{appeal_id}/decision"
+    body = {"outcome": "reverse", "facts": "The post condemns the slur it quotes.",
+            "reasoning": "Counter-speech is allowed under the hate speech policy."}
+
+    async def moved():
+        r = await decision.client.post(url, json=body,
+                                       headers=decision.as_holder(appeal_case, "alice"))
+        return r if r.json().get("errors", [{}])[0].get("type") != "transferred" else None
+    original_reviewer = await moved()  # waits for the case to reach the appeals queue
+    assert original_reviewer.status_code == 403, original_reviewer.text
+
+    reversed_ = await decision.client.post(url, json=body,
+                                           headers=decision.as_holder(appeal_case, "dora"))
+    assert reversed_.status_code == 201, reversed_.text
+    assert (reversed_.json()["appeal_outcome"], reversed_.json()["reverses"]) == \
+        ("reversed", first["id"])
+    events = await decision.events(DECISION_RECORDED_V2, expect=2)
+    reversal = DecisionRecordedV2.model_validate(events[-1].data)
+    assert reversal.reverses == uuid.UUID(first["id"])
+    assert reversal.stage == "appeal" and reversal.appeal_outcome == "reversed"
+    assert [(a.code, a.restores) for a in reversal.actions] == [("restore_content", "remove")]
+    assert reversal.restricts is False and reversal.statement_of_reasons is None
+
+    original = (await decision.client.get(f"/v1/decisions/{first['id']}",
+                                          headers=decision.auth())).json()
+    assert (original["status"], original["reversed_by"]) == ("reversed", reversed_.json()["id"])
+    strikes = (await decision.client.get(f"/v1/accounts/{owner}/strikes",
+                                         headers=decision.auth())).json()
+    assert strikes["active"] == 0 and strikes["strikes"][0]["removed_at"]
+    appeal = (await decision.client.get(f"/v1/appeals/{appeal_id}",
+                                        headers=decision.auth())).json()
+    assert (appeal["status"], appeal["outcome_decision_id"]) == ("reversed",
+                                                                 reversed_.json()["id"])
+    second = await decision.client.post("/v1/appeals", json=appeal_body(first["id"], owner),
+                                        headers=API)
+    assert second.json()["id"] == appeal_id  # the same appellant: the first appeal
