@@ -25,6 +25,10 @@ from warden.shared.auth import issue_reviewer_token
 from warden.cli.services import service
 
 PUBLIC, API_KEY, REVIEWER, LEAD, OPERATOR = "public", "api key", "reviewer", "lead", "operator"
+AUDITOR = "auditor"
+# The API-key scopes each service knows.
+KNOWN_SCOPES = {"intake": [submit_scope("user"), submit_scope("regulator"), READ_SCOPE],
+                "decision": ["appeals:file"]}
 SOME_ID = "3f1c1d7e-0000-4000-8000-000000000001"
 
 
@@ -67,7 +71,22 @@ MATRIX: dict[str, dict[str, Entry]] = {
                      body={"action": "remove", "policy_cited": "x", "rationale": "y"}),
                  "GET /v1/cases/{case_id}/decisions": Entry(REVIEWER,
                                                             f"/v1/cases/{SOME_ID}/decisions"),
-                 "GET /v1/decisions/{decision_id}": Entry(REVIEWER, f"/v1/decisions/{SOME_ID}")},
+                 "GET /v1/decisions/{decision_id}": Entry(REVIEWER, f"/v1/decisions/{SOME_ID}"),
+                 "GET /v1/decisions/{decision_id}/statement-of-reasons": Entry(
+                     REVIEWER, f"/v1/decisions/{SOME_ID}/statement-of-reasons"),
+                 "GET /v1/approvals": Entry(REVIEWER, "/v1/approvals"),
+                 "POST /v1/decisions/{decision_id}/approve": Entry(
+                     REVIEWER, f"/v1/decisions/{SOME_ID}/approve", body={"reason": "ok"}),
+                 "POST /v1/decisions/{decision_id}/reject": Entry(
+                     REVIEWER, f"/v1/decisions/{SOME_ID}/reject", body={"reason": "no"}),
+                 "GET /v1/accounts/{account_id}/strikes": Entry(REVIEWER,
+                                                                "/v1/accounts/acct-1/strikes"),
+                 "POST /v1/appeals": Entry(API_KEY, "/v1/appeals", "appeals:file", body={
+                     "decision_id": SOME_ID, "appellant_id": "acct-1", "reason": "wrong"}),
+                 "GET /v1/appeals/{appeal_id}": Entry(REVIEWER, f"/v1/appeals/{SOME_ID}"),
+                 "POST /v1/appeals/{appeal_id}/decision": Entry(
+                     REVIEWER, f"/v1/appeals/{SOME_ID}/decision", body={}),
+                 "GET /v1/audit/verify": Entry(AUDITOR, "/v1/audit/verify")},
     "notify": {**OPS,
                "GET /v1/notifications": Entry(OPERATOR, "/v1/notifications"),
                "GET /v1/notifications/{notification_id}": Entry(
@@ -82,7 +101,8 @@ MATRIX: dict[str, dict[str, Entry]] = {
                                                           body={"enabled": False})},
 }
 # Roles that are the wrong ones for each kind of endpoint.
-WRONG_ROLES = {REVIEWER: ["operator"], LEAD: ["reviewer"], OPERATOR: ["reviewer", "lead"]}
+WRONG_ROLES = {REVIEWER: ["operator"], LEAD: ["reviewer"], OPERATOR: ["reviewer", "lead"],
+               AUDITOR: ["reviewer"]}
 
 
 def endpoints(app) -> set[str]:
@@ -151,7 +171,7 @@ async def test_every_endpoint_answers_each_kind_of_caller_as_documented(
             assert {401, 403} <= documented(app, key), key
             assert_problem(await call(http, key, entry, {}), 401, f"{key} without credentials")
             if entry.who == API_KEY:
-                await check_api_key_endpoint(http, app, key, entry)
+                await check_api_key_endpoint(http, app, key, entry, KNOWN_SCOPES[name])
                 continue
             right = [entry.who]
             bad_tokens = {
@@ -181,9 +201,8 @@ async def test_every_endpoint_answers_each_kind_of_caller_as_documented(
                            "a queue the reviewer has not the skills for")
 
 
-async def check_api_key_endpoint(http, app, key: str, entry: Entry) -> None:
+async def check_api_key_endpoint(http, app, key: str, entry: Entry, known: list[str]) -> None:
     sessions = app.state.runtime.sessions
-    known = [submit_scope("user"), submit_scope("regulator"), READ_SCOPE]
     assert_problem(await call(http, key, entry, {"X-API-Key": "wik_not-a-key"}), 401,
                    f"{key} with an unknown key")
     others = [s for s in known if not s.startswith(entry.scope)]
