@@ -4,6 +4,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# Benchmarks run the services with development keys and secrets.
+export WARDEN_DEV_MODE="${WARDEN_DEV_MODE:-true}"
 bash deploy/local/up.sh
 if ! command -v wrk >/dev/null; then
   apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q wrk; }

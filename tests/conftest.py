@@ -7,6 +7,7 @@ run fails with what is missing: tests never skip for missing infrastructure.
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,10 @@ import pytest
 from tests.support import infra as infra_support
 from tests.support.databases import create_test_database, drop_database
 from tests.support.kafka import create_all_topics, delete_prefixed_topics
+
+# Tests run with the published development secrets (and the services they start as
+# processes inherit this); the tests of the production guard turn it off explicitly.
+os.environ.setdefault("WARDEN_DEV_MODE", "true")
 
 
 @dataclass(frozen=True)

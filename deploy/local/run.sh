@@ -9,6 +9,9 @@ py="$repo/.venv/bin/python"
 logs="${WARDEN_LOCAL_DIR:-$repo/.local}/logs"
 mkdir -p "$logs"
 
+# A development run: the published local secrets and the dev API key are allowed (a
+# production start refuses them).
+export WARDEN_DEV_MODE="${WARDEN_DEV_MODE:-true}"
 export WARDEN_INTAKE_DEV_API_KEY="${WARDEN_INTAKE_DEV_API_KEY:-dev-intake-key}"
 export WARDEN_DECISION_DEV_API_KEY="${WARDEN_DECISION_DEV_API_KEY:-dev-decision-key}"
 export WARDEN_RECEIVER_PORT="${WARDEN_RECEIVER_PORT:-8099}"

@@ -100,6 +100,8 @@ def service_env(name: str, *, database_url: str, port: int, kafka: str, topic_pr
     upper = name.upper()
     return {
         **os.environ,
+        # A test run: the development API key below is allowed.
+        "WARDEN_DEV_MODE": "true",
         "WARDEN_KAFKA_BOOTSTRAP": kafka,
         "WARDEN_TOPIC_PREFIX": topic_prefix,
         "WARDEN_REVIEWER_TOKEN_SECRET": REVIEWER_SECRET,

@@ -75,10 +75,27 @@ async def _fresh_db(make_database) -> str:
 def test_reviewer_token_is_accepted_by_the_services_decoder(monkeypatch):
     from warden.shared.auth import decode_reviewer_token
 
-    monkeypatch.setenv("WARDEN_REVIEWER_TOKEN_SECRET", "a-test-secret-that-is-32-bytes-long!")
+    secret = "a-test-secret-that-is-32-bytes-long!"
+    monkeypatch.setenv("WARDEN_REVIEWER_TOKEN_SECRET", secret)
+    monkeypatch.setenv("WARDEN_REVIEWER_TOKEN_KID", "2026-12")
     token = invoke("token", "--reviewer", "alice", "--skill", "child_safety").strip()
-    reviewer = decode_reviewer_token("a-test-secret-that-is-32-bytes-long!", token)
+    reviewer = decode_reviewer_token({"2026-12": secret}, "2026-12", token, "decision")
     assert reviewer.id == "alice" and reviewer.skills == {"child_safety"}
+
+
+def test_a_token_for_one_service_is_refused_by_another(monkeypatch):
+    from warden.shared.auth import decode_reviewer_token
+    from warden.shared.errors import Unauthorized
+
+    secret = "a-test-secret-that-is-32-bytes-long!"
+    monkeypatch.setenv("WARDEN_REVIEWER_TOKEN_SECRET", secret)
+    token = invoke("token", "--reviewer", "alice", "--audience", "routing").strip()
+    keys = {"local-dev": secret}
+    assert decode_reviewer_token(keys, "local-dev", token, "routing").id == "alice"
+    with pytest.raises(Unauthorized, match="warden-notify"):
+        decode_reviewer_token(keys, "local-dev", token, "notify")
+    with pytest.raises(Unauthorized, match="unknown key id 'local-dev'"):
+        decode_reviewer_token({"old": secret}, "old", token, "routing")
 
 
 # --- doctor -------------------------------------------------------------------------------

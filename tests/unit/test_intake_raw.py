@@ -25,9 +25,12 @@ def record(value: bytes | None, headers: list[tuple[str, bytes]] = (), offset: i
                           headers=list(headers))
 
 
+SIGNED = ("warden-signature", b"v1=00")  # checked against the client's key by the handler
+
+
 def plain(**headers: bytes) -> ConsumerRecord:
     return record(json.dumps(example("user")).encode(),
-                  [(k.replace("_", "-"), v) for k, v in headers.items()])
+                  [SIGNED, *((k.replace("_", "-"), v) for k, v in headers.items())])
 
 
 def test_plain_body_with_client_header_is_a_report_identified_by_its_position():
@@ -51,25 +54,27 @@ def test_idempotency_key_header_is_kept_and_overlong_keys_are_hashed():
 def test_cloudevent_wrapping_names_the_client_in_an_attribute_or_header():
     event = CloudEvent(source="/upstream", type="com.example.report", data=example("user"),
                        wardenclient="from-attribute", correlationid="c-1")
-    message = parse_raw_report(record(event.to_bytes()))
+    message = parse_raw_report(record(event.to_bytes(), [SIGNED]))
     assert message.payload.client_name == "from-attribute"
     assert message.event_id == f"ce:/upstream:{event.id}"
     assert message.event is not None and message.event.correlationid == "c-1"
-    header_wins = parse_raw_report(record(event.to_bytes(), [("warden-client", b"header")]))
+    header_wins = parse_raw_report(record(event.to_bytes(),
+                                          [SIGNED, ("warden-client", b"header")]))
     assert header_wins.payload.client_name == "header"
 
 
 @pytest.mark.parametrize("value, headers, reason", [
-    (None, [("warden-client", b"a")], "tombstone"),
-    (b"{oops", [("warden-client", b"a")], "not JSON"),
-    (b"[1, 2]", [("warden-client", b"a")], "not an object"),
+    (None, [("warden-client", b"a"), SIGNED], "tombstone"),
+    (b"{oops", [("warden-client", b"a"), SIGNED], "not JSON"),
+    (b"[1, 2]", [("warden-client", b"a"), SIGNED], "not an object"),
     (json.dumps(example("user")).encode(), [], "warden-client"),
     (json.dumps(example("user")).encode(), [("warden-client", b"\xff")], "not UTF-8"),
+    (json.dumps(example("user")).encode(), [("warden-client", b"a")], "not signed"),
     (json.dumps(example("user")).encode(), [("warden-client", b"a\x00b")], "NUL"),
-    (json.dumps({**example("user"), "reason": "nope"}).encode(), [("warden-client", b"a")],
-     "reason:"),
-    (json.dumps({"specversion": "1.0", "data": []}).encode(), [("warden-client", b"a")],
-     "not a CloudEvent"),
+    (json.dumps({**example("user"), "reason": "nope"}).encode(),
+     [("warden-client", b"a"), SIGNED], "reason:"),
+    (json.dumps({"specversion": "1.0", "data": []}).encode(),
+     [("warden-client", b"a"), SIGNED], "not a CloudEvent"),
 ])
 def test_what_cannot_become_a_report_is_an_invalid_message_saying_why(value, headers, reason):
     with pytest.raises(InvalidMessage, match=reason):
@@ -81,3 +86,25 @@ def test_receipt_time_is_the_record_time_unless_implausible():
     assert receipt_time(NOW + timedelta(minutes=5), NOW) == NOW
     assert receipt_time(NOW - timedelta(days=30), NOW) == NOW
     assert receipt_time(None, NOW) == NOW
+
+
+def test_the_signature_covers_the_client_the_idempotency_key_and_the_value():
+    from warden.intake.access import raw_signature, valid_raw_signature
+    from warden.shared.apikeys.keys import hash_api_key
+
+    key = "wik_the-producer-s-key"
+    value = json.dumps(example("user")).encode()
+    signature = raw_signature(key, "moderation-app", value, "k-1")
+    message = parse_raw_report(record(value, [("warden-client", b"moderation-app"),
+                                              ("warden-signature", signature.encode()),
+                                              ("idempotency-key", b"k-1")]))
+    assert valid_raw_signature(hash_api_key(key), message.payload.signed_content,
+                               message.payload.signature)
+    assert not valid_raw_signature(hash_api_key("wik_another-key"),
+                                   message.payload.signed_content, message.payload.signature)
+    for changed in (raw_signature(key, "other-app", value, "k-1"),
+                    raw_signature(key, "moderation-app", value, "k-2"),
+                    raw_signature(key, "moderation-app", value + b" ", "k-1"),
+                    raw_signature(key, "moderation-app", value)):
+        assert not valid_raw_signature(hash_api_key(key), message.payload.signed_content,
+                                       changed)

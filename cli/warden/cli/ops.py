@@ -67,17 +67,34 @@ def schemas() -> None:
 
 
 @app.command(epilog=example("bin/warden token --reviewer alice --skill child_safety",
-                            "bin/warden token --reviewer oncall --role operator --hours 1"))
+                            "bin/warden token --reviewer oncall --role operator --hours 1",
+                            "bin/warden token --reviewer lee --role lead --audience routing"))
 def token(reviewer: Annotated[str, typer.Option(help="reviewer id")],
           skill: Annotated[list[str], typer.Option(help="queue skill (repeatable)")] = [],  # noqa: B006
           role: Annotated[list[str], typer.Option(help="role (repeatable)")] = ["reviewer"],  # noqa: B006
+          audience: Annotated[list[str], typer.Option(
+              help="service the token is for (repeatable; default: all four)")] = [],  # noqa: B006
+          kid: Annotated[str | None, typer.Option(
+              help="key id to sign with (default: WARDEN_REVIEWER_TOKEN_KID)")] = None,
           hours: Annotated[int, typer.Option(help="validity in hours")] = 12) -> None:
     """Mint a reviewer/operator bearer token signed with WARDEN_REVIEWER_TOKEN_SECRET."""
-    from warden.shared.auth import issue_reviewer_token
+    from warden.shared.auth import SERVICE_NAMES, issue_reviewer_token
 
     settings = ServiceSettings()
-    typer.echo(issue_reviewer_token(settings.reviewer_token_secret, reviewer, skill, role,
-                                    ttl=timedelta(hours=hours)))
+    unknown = sorted(set(audience) - set(SERVICE_NAMES))
+    if unknown:
+        raise typer.BadParameter(f"unknown service(s) {', '.join(unknown)}; "
+                                 f"one of {', '.join(SERVICE_NAMES)}", param_hint="--audience")
+    kid = kid or settings.reviewer_token_kid
+    keys = settings.reviewer_token_keys()
+    if kid not in keys:
+        raise typer.BadParameter(f"no key with id {kid!r} (known: {', '.join(sorted(keys))})",
+                                 param_hint="--kid")
+    if not settings.dev_mode and settings.insecure_settings():
+        typer.echo("warning: signing with a development key; production services refuse it",
+                   err=True)
+    typer.echo(issue_reviewer_token(keys[kid], reviewer, skill, role, ttl=timedelta(hours=hours),
+                                    kid=kid, services=audience or SERVICE_NAMES))
 
 
 async def _outbox_backlog(info) -> tuple[int, object]:

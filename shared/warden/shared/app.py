@@ -34,8 +34,9 @@ from warden.shared.observability import (
     correlation_id_var,
     get_logger,
 )
+from warden.shared.openapi import document_problems
 from warden.shared.problems import install_problem_handlers
-from warden.shared.settings import ServiceSettings
+from warden.shared.settings import InsecureConfiguration, ServiceSettings
 from warden.shared.tracing import configure_tracing, shutdown_tracing, tracer_provider
 
 log = get_logger(__name__)
@@ -75,6 +76,11 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        try:
+            settings.require_secure()
+        except InsecureConfiguration as exc:
+            log.error("insecure_configuration", detail=str(exc))
+            raise
         configure_tracing(settings.service_name, settings.otlp_endpoint)
         runtime = await _start_runtime(settings, wire)
         app.state.runtime = runtime
@@ -89,6 +95,7 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
+    document_problems(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     # Server spans continue an incoming traceparent; probes and scrapes are not traced.
     FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider(settings.service_name),

@@ -69,3 +69,63 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             entry["headers"] = _HEADERS[status]
         documented[status] = entry
     return documented
+
+
+_MUTATING = {"post", "put", "patch", "delete"}
+
+
+def document_problems(app) -> None:
+    """Make every ``/v1`` operation of ``app``'s OpenAPI document list the problem documents
+    the shared machinery can answer it with, so clients and schema-driven tests can rely on
+    the document (routes still declare what is special to them with ``problem_responses``):
+
+    - 422 (invalid parameters or body, where it has any) as a problem document, replacing
+      FastAPI's own shape;
+    - 400 where a body is taken (one that cannot be decoded at all);
+    - 503 (a database outage) everywhere;
+    - 401 and 403 where the operation needs credentials, and 429 where an API key is rate
+      limited;
+    - 404 where a path names a resource; 409 on every change (state conflicts).
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        api_key_schemes = {name for name, scheme in
+                           schema.get("components", {}).get("securitySchemes", {}).items()
+                           if scheme.get("type") == "apiKey"}
+        for path, item in schema.get("paths", {}).items():
+            if not path.startswith("/v1/"):
+                continue
+            for method, operation in item.items():
+                if isinstance(operation, dict):
+                    _add_problems(operation, method, "{" in path, api_key_schemes)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
+
+
+def _add_problems(operation: dict[str, Any], method: str, names_resource: bool,
+                  api_key_schemes: set[str]) -> None:
+    statuses = {503}
+    if operation.get("parameters") or operation.get("requestBody"):
+        statuses.add(422)
+    if operation.get("requestBody"):
+        statuses.add(400)  # a body that is not even text (bytes that are not UTF-8)
+    schemes = {name for requirement in operation.get("security", []) for name in requirement}
+    if schemes:
+        statuses |= {401, 403}
+    if schemes & api_key_schemes:
+        statuses.add(429)
+    if names_resource:
+        statuses.add(404)
+    if method in _MUTATING:
+        statuses.add(409)
+    responses = operation.setdefault("responses", {})
+    for status, entry in problem_responses(*sorted(statuses)).items():
+        existing = responses.get(str(status))
+        if existing is None or status == 422 and PROBLEM_JSON not in existing.get("content", {}):
+            responses[str(status)] = entry

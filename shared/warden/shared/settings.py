@@ -3,6 +3,11 @@
 Shared infrastructure settings use the ``WARDEN_`` prefix (``WARDEN_KAFKA_BOOTSTRAP``);
 a service's own settings use ``WARDEN_<SERVICE>_`` (``WARDEN_INTAKE_DATABASE_URL``).
 Every field has a local default so ``make run`` needs nothing set.
+
+Secrets are the exception to "defaults are fine": a service refuses to start while a
+setting named ``*_secret`` still holds its shipped (published) default, a reviewer-token
+key is shorter than 32 bytes, or a ``dev_*`` setting is set — unless ``WARDEN_DEV_MODE``
+says this is a development or test run (``make run``, the tests and the benchmarks set it).
 """
 
 from __future__ import annotations
@@ -13,6 +18,13 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_PG = "postgresql+asyncpg://warden:warden@127.0.0.1:54320"
+LOCAL_REVIEWER_TOKEN_SECRET = "local-dev-reviewer-secret-change-me"
+# RFC 7518 §3.2: an HS256 key is at least as long as the hash it feeds (32 bytes).
+MIN_TOKEN_SECRET_BYTES = 32
+
+
+class InsecureConfiguration(RuntimeError):
+    """A production start with development secrets; the message names every setting."""
 
 
 def shared(name: str, default, **kwargs):
@@ -35,7 +47,13 @@ class ServiceSettings(BaseSettings):
     create_topics: bool = shared("CREATE_TOPICS", True)
     log_level: str = shared("LOG_LEVEL", "INFO")
     log_json: bool = shared("LOG_JSON", True)
-    reviewer_token_secret: str = shared("REVIEWER_TOKEN_SECRET", "local-dev-reviewer-secret-change-me")
+    # Development or test run: published default secrets and ``dev_*`` settings are allowed.
+    dev_mode: bool = shared("DEV_MODE", False)
+    # Reviewer/operator bearer tokens (HS256). The current key signs (``warden token``) and
+    # verifies; previous keys, by key id, still verify during a rotation.
+    reviewer_token_secret: str = shared("REVIEWER_TOKEN_SECRET", LOCAL_REVIEWER_TOKEN_SECRET)
+    reviewer_token_kid: str = shared("REVIEWER_TOKEN_KID", "local-dev", min_length=1)
+    reviewer_token_previous_keys: dict[str, str] = shared("REVIEWER_TOKEN_PREVIOUS_KEYS", {})
     # OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); unset: spans not exported.
     otlp_endpoint: str | None = shared("OTLP_ENDPOINT", None)
 
@@ -66,6 +84,44 @@ class ServiceSettings(BaseSettings):
         if self.topic_min_insync_replicas is not None:
             return self.topic_min_insync_replicas
         return 2 if self.topic_replication >= 3 else 1
+
+    def env_name(self, field: str) -> str:
+        """The environment variable that sets ``field``."""
+        alias = type(self).model_fields[field].validation_alias
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        return f"{self.model_config.get('env_prefix', '')}{field}".upper()
+
+    def insecure_settings(self) -> list[str]:
+        """What makes this configuration unfit outside development, one line per setting."""
+        problems = []
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if name.endswith("_secret") and value and value == info.default:
+                problems.append(f"{self.env_name(name)} still holds the published default")
+            elif name.startswith("dev_") and name != "dev_mode" and value:
+                problems.append(f"{self.env_name(name)} is a development-only setting")
+        for kid, secret in self.reviewer_token_previous_keys.items():
+            if secret == LOCAL_REVIEWER_TOKEN_SECRET:
+                problems.append(f"previous reviewer token key {kid!r} is the published default")
+        for kid, secret in self.reviewer_token_keys().items():
+            if len(secret.encode()) < MIN_TOKEN_SECRET_BYTES:
+                problems.append(f"reviewer token key {kid!r} is shorter than "
+                                f"{MIN_TOKEN_SECRET_BYTES} bytes")
+        return problems
+
+    def reviewer_token_keys(self) -> dict[str, str]:
+        """Every key that verifies reviewer tokens, by key id (the signing key included)."""
+        return {**self.reviewer_token_previous_keys,
+                self.reviewer_token_kid: self.reviewer_token_secret}
+
+    def require_secure(self) -> None:
+        """Refuse a production start with development secrets (no-op in dev mode)."""
+        problems = [] if self.dev_mode else self.insecure_settings()
+        if problems:
+            raise InsecureConfiguration(
+                f"{self.service_name} refuses to start: " + "; ".join(problems)
+                + ". Set real secrets, or WARDEN_DEV_MODE=true for a development run.")
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

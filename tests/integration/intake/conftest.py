@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from tests.support.apps import running
 from tests.support.databases import create_test_database, drop_database
 from tests.support.kafka import create_all_topics
-from warden.intake.access import ALL_SCOPES
+from warden.intake.access import ALL_SCOPES, SIGNATURE_HEADER, raw_signature
 from warden.intake.app import MIGRATIONS, create_app
 from warden.intake.settings import IntakeSettings
 from warden.shared.apikeys.store import create_client
@@ -50,9 +50,21 @@ class IntakeEnv:
         return name, {"X-API-Key": key}
 
 
+def signed(name: str, auth: dict[str, str], value: bytes,
+           idempotency_key: str | None = None) -> list[tuple[str, bytes]]:
+    """Kafka headers of a ``reports.raw`` record produced by client ``name`` (whose auth
+    headers are ``auth``): its name and its signature, plus the idempotency key if any."""
+    signature = raw_signature(auth["X-API-Key"], name, value, idempotency_key)
+    headers = [("warden-client", name.encode()), (SIGNATURE_HEADER, signature.encode())]
+    if idempotency_key is not None:
+        headers.append(("idempotency-key", idempotency_key.encode()))
+    return headers
+
+
 def intake_settings(infra, database_url: str, prefix: str, **overrides) -> IntakeSettings:
     values = dict(database_url=database_url, kafka_bootstrap=infra.kafka, topic_prefix=prefix,
                   max_body_bytes=MAX_BODY, rate_limit_per_s=1000.0, rate_limit_burst=1000,
+                  auth_failure_burst=1000,
                   consumer_backoff_initial_s=0.05, consumer_max_attempts=3)
     values.update(overrides)
     return IntakeSettings(**values)

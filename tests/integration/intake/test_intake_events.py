@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from tests.integration.intake.conftest import signed
 from tests.support.apps import eventually
 from tests.support.kafka import produce, produce_event, read_records
 from warden.intake.access import READ_SCOPE, submit_scope
@@ -59,8 +60,9 @@ async def dead_letters(intake, marker: bytes, expect: int) -> list:
 async def test_plain_json_report_on_reports_raw_is_normalised_and_stored(intake):
     name, auth = await intake.new_client()
     body = fresh("user", "client_report_id")
-    await produce(intake.kafka, intake.topic(topics.REPORTS_RAW), json.dumps(body).encode(),
-                  key=body["content"]["id"].encode(), headers=[("warden-client", name.encode())])
+    value = json.dumps(body).encode()
+    await produce(intake.kafka, intake.topic(topics.REPORTS_RAW), value,
+                  key=body["content"]["id"].encode(), headers=signed(name, auth, value))
     event = await normalized_for(intake, body["content"]["id"])
     assert event.type == REPORT_NORMALIZED_V1
     assert event.data["channel"] == "user" and event.data["category"] == "hate_speech"
@@ -74,13 +76,15 @@ async def test_cloudevent_wrapped_report_names_its_client_in_an_attribute(intake
     body = fresh("automated", "signal_id")
     wrapped = CloudEvent(source="/detectors/nudity", type="com.example.signal.raised",
                          data=body, wardenclient=name, correlationid="corr-raw-1")
-    await produce(intake.kafka, intake.topic(topics.REPORTS_RAW), wrapped.to_bytes())
+    value = wrapped.to_bytes()
+    signature = signed(name, auth, value)[1]
+    await produce(intake.kafka, intake.topic(topics.REPORTS_RAW), value, headers=[signature])
     event = await normalized_for(intake, body["content"]["id"])
     assert event.data["channel"] == "automated"
     assert event.data["signals"]["score"] == 0.97
     assert event.correlationid == "corr-raw-1"
     # The same CloudEvent delivered again is one report.
-    await produce(intake.kafka, intake.topic(topics.REPORTS_RAW), wrapped.to_bytes())
+    await produce(intake.kafka, intake.topic(topics.REPORTS_RAW), value, headers=[signature])
     records = await read_records(intake.kafka, intake.topic(topics.REPORTS_NORMALIZED),
                                  expect=1, timeout=10, settle=2,
                                  where=lambda r: r.key == body["content"]["id"].encode())
@@ -88,15 +92,16 @@ async def test_cloudevent_wrapped_report_names_its_client_in_an_attribute(intake
 
 
 async def test_raw_terrorist_order_deadline_runs_from_when_it_reached_kafka(intake):
-    name, _ = await intake.new_client(submit_scope("regulator"))
+    name, auth = await intake.new_client(submit_scope("regulator"))
     body = fresh("regulator", "order_reference")
     produced = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
     producer = AIOKafkaProducer(bootstrap_servers=intake.kafka, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(intake.topic(topics.REPORTS_RAW), json.dumps(body).encode(),
+        value = json.dumps(body).encode()
+        await producer.send_and_wait(intake.topic(topics.REPORTS_RAW), value,
                                      timestamp_ms=int(produced.timestamp() * 1000),
-                                     headers=[("warden-client", name.encode())])
+                                     headers=signed(name, auth, value))
     finally:
         await producer.stop()
     event = await normalized_for(intake, body["content"]["id"])
@@ -105,32 +110,34 @@ async def test_raw_terrorist_order_deadline_runs_from_when_it_reached_kafka(inta
 
 
 async def test_invalid_raw_records_go_to_the_dlq_with_a_reason_and_the_consumer_goes_on(intake):
-    name, _ = await intake.new_client(submit_scope("user"))
+    name, auth = await intake.new_client(submit_scope("user"))
     marker = uuid.uuid4().hex.encode()
     raw = intake.topic(topics.REPORTS_RAW)
-    client = [("warden-client", name.encode())]
 
-    missing_reporter = fresh("user", "client_report_id")
+    def marked(channel: str, external_field: str) -> dict:
+        body = fresh(channel, external_field)
+        body["content"]["id"] += marker.decode()
+        return body
+
+    missing_reporter = marked("user", "client_report_id")
     del missing_reporter["reporter"]
-    missing_reporter["content"]["id"] += marker.decode()
-    wrong_channel = fresh("regulator", "order_reference")
-    wrong_channel["content"]["id"] += marker.decode()
-    no_client = fresh("user", "client_report_id")
-    no_client["content"]["id"] += marker.decode()
-    unknown_client = fresh("user", "client_report_id")
-    unknown_client["content"]["id"] += marker.decode()
+    not_json = b"{not json " + marker
+    invalid = json.dumps(missing_reporter).encode()
+    wrong_channel = json.dumps(marked("regulator", "order_reference")).encode()
+    no_client = json.dumps(marked("user", "client_report_id")).encode()
+    unknown_client = json.dumps(marked("user", "client_report_id")).encode()
+    nobody = f"nobody-{marker.decode()}"
     cases = [
-        (b"{not json " + marker, client, "not JSON"),
-        (json.dumps(missing_reporter).encode(), client, "reporter: Field required"),
-        (json.dumps(wrong_channel).encode(), client, "submit:regulator"),
-        (json.dumps(no_client).encode(), [], "warden-client"),
-        (json.dumps(unknown_client).encode(), [("warden-client", b"nobody-" + marker)],
-         "unknown or revoked client"),
+        (not_json, signed(name, auth, not_json), "not JSON"),
+        (invalid, signed(name, auth, invalid), "reporter: Field required"),
+        (wrong_channel, signed(name, auth, wrong_channel), "submit:regulator"),
+        (no_client, [], "warden-client"),
+        (unknown_client, signed(nobody, auth, unknown_client), "unknown or revoked client"),
     ]
     for value, headers, _ in cases:
         await produce(intake.kafka, raw, value, headers=headers)
-    good = fresh("user", "client_report_id")
-    await produce(intake.kafka, raw, json.dumps(good).encode(), headers=client)
+    good = json.dumps(fresh("user", "client_report_id")).encode()
+    await produce(intake.kafka, raw, good, headers=signed(name, auth, good))
 
     letters = await dead_letters(intake, marker, expect=len(cases))
     assert len(letters) == len(cases)
@@ -139,7 +146,46 @@ async def test_invalid_raw_records_go_to_the_dlq_with_a_reason_and_the_consumer_
         headers = by_value[value]
         assert reason in headers["dlq.reason"].decode(), headers["dlq.reason"]
         assert headers["dlq.original.topic"].decode() == raw
-    await normalized_for(intake, good["content"]["id"])
+    await normalized_for(intake, json.loads(good)["content"]["id"])
+
+
+async def test_a_raw_record_is_only_taken_from_the_client_whose_key_signed_it(intake):
+    """Anyone who may produce to reports.raw can set warden-client: the signature decides."""
+    victim, victim_auth = await intake.new_client(submit_scope("user"), READ_SCOPE)
+    _, forger_auth = await intake.new_client(submit_scope("user"))
+    marker = uuid.uuid4().hex.encode()
+    raw = intake.topic(topics.REPORTS_RAW)
+
+    def value() -> bytes:
+        body = fresh("user", "client_report_id")
+        body["content"]["id"] += marker.decode()
+        return json.dumps(body).encode()
+
+    unsigned, forged, tampered, replayed_key = value(), value(), value(), value()
+    original_key_headers = signed(victim, victim_auth, replayed_key, idempotency_key="k-1")
+    other_key_headers = [h if h[0] != "idempotency-key" else ("idempotency-key", b"k-2")
+                         for h in original_key_headers]
+    cases = [
+        (unsigned, [("warden-client", victim.encode())], "not signed"),
+        (forged, signed(victim, forger_auth, forged), "does not match"),
+        (tampered, signed(victim, victim_auth, tampered.replace(b"hate_speech", b"spam")),
+         "does not match"),
+        (replayed_key, other_key_headers, "does not match"),
+    ]
+    for record_value, headers, _ in cases:
+        await produce(intake.kafka, raw, record_value, headers=headers)
+    letters = await dead_letters(intake, marker, expect=len(cases))
+    reasons = {letter.value: dict(letter.headers)["dlq.reason"].decode() for letter in letters}
+    for record_value, _, reason in cases:
+        assert reason in reasons[record_value], reasons[record_value]
+        assert victim in reasons[record_value]
+    # None of them became a report of the victim's; the properly signed one does.
+    good = value()
+    await produce(intake.kafka, raw, good, headers=signed(victim, victim_auth, good))
+    event = await normalized_for(intake, json.loads(good)["content"]["id"])
+    assert event.data["channel"] == "user"
+    mine = await intake.http.get(f"/v1/reports/{event.data['report_id']}", headers=victim_auth)
+    assert mine.status_code == 200
 
 
 # --- status following downstream events ---------------------------------------------------

@@ -9,6 +9,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from tests.integration.intake.conftest import signed
 from tests.support.kafka import produce, read_records
 from warden.intake.examples import example
 from warden.shared.contracts import topics
@@ -74,8 +75,8 @@ async def test_user_text_and_identity_are_never_logged(intake, logs):
     dead = report(illegal_content=True)
     dead["content"]["id"] += secret
     raw = intake.topic(topics.REPORTS_RAW)
-    await produce(intake.kafka, raw, json.dumps(dead).encode(),
-                  headers=[("warden-client", name.encode())])
+    value = json.dumps(dead).encode()
+    await produce(intake.kafka, raw, value, headers=signed(name, auth, value))
     letters = await read_records(intake.kafka, topics.dlq(raw), expect=1, timeout=20,
                                  where=lambda r: secret.encode() in (r.value or b""))
     assert letters, "the invalid raw report reached the DLQ"

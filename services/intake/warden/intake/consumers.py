@@ -5,13 +5,16 @@ calling the API. A record's value is a report body exactly as ``POST /v1/reports
 it, either plain JSON or wrapped as the ``data`` of a CloudEvent (structured mode).
 
 Who the client is: the Kafka header ``warden-client`` names a registered client (for a
-CloudEvent, the extension attribute ``wardenclient`` may say it instead). Kafka's own ACLs
-decide who may produce to the topic; the named client decides attribution, the channels
-allowed (its ``submit:<channel>`` scopes, as over HTTP) and the namespace of its dedupe
-keys. An optional ``idempotency-key`` header works like the HTTP header.
+CloudEvent, the extension attribute ``wardenclient`` may say it instead), and the header
+``warden-signature`` proves it: an HMAC made with that client's API key (see
+:mod:`warden.intake.access`). Kafka's own ACLs decide who may produce to the topic; only
+the signature binds a record to a client, which decides attribution, the channels allowed
+(its ``submit:<channel>`` scopes, as over HTTP) and the namespace of its dedupe keys. An
+optional ``idempotency-key`` header works like the HTTP header (and is signed too).
 
-Anything that cannot become a report — not JSON, no or unknown client, a channel the client
-may not submit, a report failing validation — goes to ``reports.raw.dlq`` with the reason.
+Anything that cannot become a report — not JSON, no or unknown client, no signature or one
+that does not match the client's key, a channel the client may not submit, a report failing
+validation — goes to ``reports.raw.dlq`` with the reason.
 
 The other consumer follows each report downstream (routed, decided, notified) from the
 events that carry its id.
@@ -28,10 +31,11 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from warden.intake import persistence
+from warden.intake.access import SIGNATURE_HEADER, raw_signed_content, valid_raw_signature
 from warden.intake.channels import REPORT_ADAPTER, ChannelReport
 from warden.intake.domain import invalid, problems_of
 from warden.intake.service import accept
-from warden.shared.apikeys.store import client_by_name
+from warden.shared.apikeys.store import client_and_key_hash_by_name
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery, Incoming
 from warden.shared.contracts import topics
@@ -60,6 +64,8 @@ class RawReport:
     report: ChannelReport
     idempotency_key: str | None
     produced_at: datetime | None
+    signature: str
+    signed_content: bytes
 
 
 def parse_raw_report(record: ConsumerRecord) -> Incoming:
@@ -77,6 +83,11 @@ def parse_raw_report(record: ConsumerRecord) -> Incoming:
     if not client:
         raise InvalidMessage(f"no client named: set the Kafka header {CLIENT_HEADER!r} "
                              f"(or the CloudEvent attribute {CLIENT_ATTRIBUTE!r})")
+    signature = _header(headers, SIGNATURE_HEADER)
+    if not signature:
+        raise InvalidMessage(f"record not signed: the Kafka header {SIGNATURE_HEADER!r} must "
+                             f"carry the HMAC of the record made with client {client!r}'s key")
+    raw_key = _header(headers, IDEMPOTENCY_HEADER)
     try:
         report = REPORT_ADAPTER.validate_python(body)
     except ValidationError as exc:
@@ -85,8 +96,10 @@ def parse_raw_report(record: ConsumerRecord) -> Incoming:
                    if record.timestamp and record.timestamp > 0 else None)
     return Incoming(event_id=event_id, type=RAW_REPORT, record=record, event=event,
                     payload=RawReport(client_name=client, report=report,
-                                      idempotency_key=_idempotency_key(headers),
-                                      produced_at=produced_at))
+                                      idempotency_key=_idempotency_key(raw_key),
+                                      produced_at=produced_at, signature=signature,
+                                      signed_content=raw_signed_content(
+                                          client, raw_key, record.value)))
 
 
 def receipt_time(produced_at: datetime | None, now: datetime) -> datetime:
@@ -127,8 +140,7 @@ def _client_attribute(event: CloudEvent) -> str | None:
     return value
 
 
-def _idempotency_key(headers: dict[str, bytes]) -> str | None:
-    key = _header(headers, IDEMPOTENCY_HEADER)
+def _idempotency_key(key: str | None) -> str | None:
     if key is not None and len(key) > MAX_KEY_LENGTH:
         return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     return key
@@ -141,9 +153,13 @@ def _as_invalid_message(exc: InvalidInput | Forbidden) -> InvalidMessage:
 def raw_report_handler(runtime: Runtime):
     async def on_raw_report(delivery: Delivery) -> None:
         raw: RawReport = delivery.payload
-        client = await client_by_name(delivery.session, raw.client_name)
-        if client is None:
+        found = await client_and_key_hash_by_name(delivery.session, raw.client_name)
+        if found is None:
             raise InvalidMessage(f"unknown or revoked client {raw.client_name!r}")
+        client, key_hash = found
+        if not valid_raw_signature(key_hash, raw.signed_content, raw.signature):
+            raise InvalidMessage(f"the {SIGNATURE_HEADER!r} header does not match client "
+                                 f"{raw.client_name!r}'s key: the record is not from it")
         try:
             await accept(delivery.session, runtime.outbox, client, raw.report,
                          idempotency_key=raw.idempotency_key,

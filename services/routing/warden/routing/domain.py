@@ -14,13 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from warden.routing.policy import PriorityWeights, RoutingPolicy
-from warden.shared.auth import Reviewer
+from warden.shared.auth import LEAD_ROLES, Reviewer
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
 from warden.shared.contracts.taxonomy import CATEGORIES
 from warden.shared.errors import Conflict, Forbidden, InvalidInput
 
 APPEAL_RULE_ID = "appeal"
-LEAD_ROLES = frozenset({"lead", "admin"})
 
 # Why a case's routing changed (``CaseRoutedV1.reason``).
 OPENED = "opened"

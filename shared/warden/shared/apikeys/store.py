@@ -77,10 +77,12 @@ async def client_for_key_hash(session: AsyncSession, key_hash: str) -> ClientIde
     return identity(row) if row else None
 
 
-async def client_by_name(session: AsyncSession, name: str) -> ClientIdentity | None:
+async def client_and_key_hash_by_name(session: AsyncSession, name: str
+                                      ) -> tuple[ClientIdentity, str] | None:
+    """The active client of this name and the hash of its key (to check what it signed)."""
     row = (await session.exec(select(ApiClient).where(ApiClient.name == name,
                                                       ApiClient.revoked_at.is_(None)))).first()
-    return identity(row) if row else None
+    return (identity(row), row.key_hash) if row else None
 
 
 async def list_clients(sessions: async_sessionmaker[AsyncSession]) -> list[ApiClient]:
