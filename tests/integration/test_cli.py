@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.kafka import produce, read_records
+from tests.support.kafka import delete_prefixed_topics, produce, read_records
 from warden.shared.cli import app
 from warden.shared.contracts import topics
 from warden.shared.services import service
@@ -76,3 +77,20 @@ def test_reviewer_token_is_accepted_by_the_services_decoder(monkeypatch):
     token = invoke("token", "--reviewer", "alice", "--skill", "child_safety").strip()
     reviewer = decode_reviewer_token("a-test-secret-that-is-32-bytes-long!", token)
     assert reviewer.id == "alice" and reviewer.skills == {"child_safety"}
+
+
+def test_topics_are_created_with_min_insync_replicas_and_described(infra, monkeypatch):
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    monkeypatch.setenv("WARDEN_KAFKA_BOOTSTRAP", infra.kafka)
+    monkeypatch.setenv("WARDEN_TOPIC_PREFIX", prefix)
+    # More than the single test broker can hold in sync: proves the topic's own setting is
+    # used, not the broker's default of 1.
+    monkeypatch.setenv("WARDEN_TOPIC_MIN_INSYNC_REPLICAS", "2")
+    try:
+        assert f"{len(topics.all_topics_with_dlq())} created" in invoke("topics")
+        described = invoke("topics", "describe").splitlines()
+    finally:
+        asyncio.run(delete_prefixed_topics(infra.kafka, prefix))
+    assert len(described) == len(topics.all_topics_with_dlq())
+    line = next(line for line in described if line.startswith(f"{prefix}{topics.CASES_SLA} "))
+    assert line.split()[1:] == ["partitions=3", "replication=1", "min.insync.replicas=2"]

@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+import structlog.testing
+from prometheus_client import REGISTRY
 
 from tests.support.apps import eventually
 from tests.support.kafka import produce, produce_event, read_events, read_records
 from warden.decision.app import MIGRATIONS
 from warden.decision.settings import DecisionSettings
 from warden.shared.bus.consumer import ConsumerRunner, Delivery
-from warden.shared.bus.kafka import create_producer
+from warden.shared.bus.kafka import Publisher, create_producer
 from warden.shared.bus.outbox import Outbox, OutboxRelay
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import new_event
@@ -36,7 +38,7 @@ async def env(infra, topic_prefix, make_database):
                                 topic_prefix=topic_prefix, outbox_poll_interval_s=30,
                                 consumer_backoff_initial_s=0.05, consumer_max_attempts=4)
     engine = create_engine(url)
-    producer = create_producer(infra.kafka, "test")
+    producer = Publisher(infra.kafka, "test")
     await producer.start()
     try:
         yield settings, engine, session_factory(engine), producer
@@ -47,7 +49,7 @@ async def env(infra, topic_prefix, make_database):
 
 async def test_outbox_publishes_each_committed_event_exactly_once_and_promptly(env, infra):
     settings, engine, sessions, producer = env
-    relay = OutboxRelay(engine, producer, settings)
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
     await relay.start()
     outbox = Outbox(settings)
     try:
@@ -80,7 +82,7 @@ async def test_relay_started_later_publishes_the_backlog_in_order(env, infra):
         async with sessions() as session, session.begin():
             staged.append((await outbox.emit(session, type=CASE_SLA_V1, key=f"s{i}",
                                              payload=sla_payload())).id)
-    relay = OutboxRelay(engine, producer, settings)
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
     await relay.start()
     try:
         events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=5,
@@ -281,3 +283,32 @@ async def test_one_failing_record_in_a_batch_costs_the_others_nothing(env, infra
     # Its own attempts, plus the one in the batch that was rolled back because of it.
     assert attempts["poison"] in (settings.consumer_max_attempts,
                                   settings.consumer_max_attempts + 1)
+
+
+async def test_an_event_of_unknown_type_is_skipped_counted_and_warned_about(env, infra):
+    settings, engine, sessions, producer = env
+    await _effects_table(engine)
+    topic = settings.topic(topics.CASES_SLA)
+    newer = new_event(type="warden.case.sla.v9", source="/newer", subject="s",
+                      payload=sla_payload())
+    good = new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
+    await produce_event(infra.kafka, topic, newer, key="s")
+    await produce_event(infra.kafka, topic, good, key="s")
+    runner = _runner(settings, sessions, producer, _record_effect)
+
+    def skipped() -> float:
+        return REGISTRY.get_sample_value("warden_unknown_events_total", {
+            "service": settings.service_name, "topic": topic,
+            "type": "warden.case.sla.v9"}) or 0.0
+
+    with structlog.testing.capture_logs() as logs:
+        await runner.start()
+        try:
+            await eventually(lambda: _has(engine, good.id), what="the event after the unknown one")
+        finally:
+            await runner.stop()
+    assert skipped() == 1
+    assert await _effects(engine) == [good.id]
+    warnings = [entry for entry in logs if entry["event"] == "event_of_unknown_type_skipped"]
+    assert len(warnings) == 1 and warnings[0]["log_level"] == "warning"
+    assert warnings[0]["type"] == "warden.case.sla.v9"

@@ -8,13 +8,17 @@ import contextlib
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to ``target``. ``cut()`` closes every connection and refuses
-    new ones (as a crashed server would); ``restore()`` listens again on the same port."""
+    new ones (as a crashed server would); ``restore()`` listens again on the same port.
+    ``stall()`` keeps every connection open but forwards nothing (an overloaded or
+    half-dead server: nothing fails, nothing answers) until ``flow()``."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self._target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -31,8 +35,15 @@ class TcpProxy:
     async def restore(self) -> None:
         await self.start()
 
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def flow(self) -> None:
+        self._flowing.set()
+
     async def _serve(self, client_reader: asyncio.StreamReader,
                      client_writer: asyncio.StreamWriter) -> None:
+        await self._flowing.wait()
         try:
             server_reader, server_writer = await asyncio.open_connection(*self._target)
         except OSError:
@@ -45,6 +56,7 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

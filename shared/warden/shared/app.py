@@ -6,6 +6,7 @@ consumers and background workers from the runtime; nothing is wired at import ti
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.shared.bus.consumer import ConsumerRunner
-from warden.shared.bus.kafka import create_producer, ensure_topics, start_with_retry
+from warden.shared.bus.kafka import Publisher, ensure_topics
 from warden.shared.bus.outbox import Outbox, OutboxRelay
 from warden.shared.contracts.topics import all_topics_with_dlq
 from warden.shared.db import create_engine, session_factory
@@ -51,7 +51,7 @@ class Runtime:
     settings: ServiceSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    producer: AIOKafkaProducer
+    producer: Publisher  # dead letters; the outbox relay has a publisher of its own
     outbox: Outbox
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRunner] = field(default_factory=list)
@@ -94,16 +94,20 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
 
 async def _start_runtime(settings: ServiceSettings, wire: Wire | None) -> Runtime:
     engine = create_engine(settings.database_url, settings.db_pool_size)
-    producer = create_producer(settings.kafka_bootstrap, f"warden-{settings.service_name}")
+    producer = Publisher(settings.kafka_bootstrap, f"warden-{settings.service_name}")
     runtime = Runtime(settings=settings, engine=engine, sessions=session_factory(engine),
                       producer=producer, outbox=Outbox(settings))
     try:
-        await start_with_retry(producer, "producer")
+        await producer.start()
         if settings.create_topics:
             await ensure_topics(settings.kafka_bootstrap,
                                 [settings.topic(t) for t in all_topics_with_dlq()],
-                                settings.topic_partitions, settings.topic_replication)
-        runtime.relay = OutboxRelay(engine, producer, settings)
+                                settings.topic_partitions, settings.topic_replication,
+                                settings.min_insync_replicas)
+        relay_publisher = Publisher(settings.kafka_bootstrap,
+                                    f"warden-{settings.service_name}-outbox")
+        runtime.relay = OutboxRelay(engine, relay_publisher, settings)  # stops the publisher
+        await relay_publisher.start()
         await runtime.relay.start()
         if wire is not None:
             result = wire(runtime)
@@ -150,7 +154,9 @@ def ops_router() -> APIRouter:
         ready = all(ok for ok, _ in checks.values())
         body = {"status": "ready" if ready else "not ready",
                 "checks": {name: {"ok": ok, "detail": detail}
-                           for name, (ok, detail) in checks.items()}}
+                           for name, (ok, detail) in checks.items()},
+                "slow": [name for name, (_, detail) in checks.items()
+                         if detail.startswith("slow:")]}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics")
@@ -161,26 +167,39 @@ def ops_router() -> APIRouter:
 
 
 async def readiness(runtime: Runtime) -> dict[str, tuple[bool, str]]:
-    checks: dict[str, tuple[bool, str]] = {}
-    try:
-        async with runtime.engine.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-        checks["database"] = (True, "ok")
-    except Exception as exc:  # noqa: BLE001
-        checks["database"] = (False, repr(exc))
-    try:
-        await runtime.producer.client.fetch_all_metadata()
-        checks["kafka"] = (True, "ok")
-    except Exception as exc:  # noqa: BLE001
-        checks["kafka"] = (False, repr(exc))
+    """Each dependency checked at once, each under its own deadline, so one slow dependency
+    is named as such instead of holding up the whole answer."""
+    settings = runtime.settings
+    probes = {"database": lambda: _database_answers(runtime), "kafka": runtime.producer.check}
+    timeout = settings.readiness_timeout_s
+    results = await asyncio.gather(*(_within(probe, timeout) for probe in probes.values()))
+    checks: dict[str, tuple[bool, str]] = dict(zip(probes, results, strict=True))
     if runtime.relay is not None:
-        checks["outbox_relay"] = (runtime.relay.healthy, "publishing" if runtime.relay.healthy
-                                  else "cannot publish")
+        checks["outbox_relay"] = (runtime.relay.healthy, runtime.relay.status)
     for consumer in runtime.consumers:
-        detail = "assigned" if consumer.assigned else "running, awaiting partitions"
-        checks[f"consumer:{consumer.name}"] = (consumer.running, detail if consumer.running
-                                               else "stopped")
+        if not settings.consumers_enabled:
+            checks[f"consumer:{consumer.name}"] = (True, "disabled by configuration")
+        elif consumer.running:
+            checks[f"consumer:{consumer.name}"] = (
+                True, "assigned" if consumer.assigned else "running, awaiting partitions")
+        else:
+            checks[f"consumer:{consumer.name}"] = (False, "stopped")
     return checks
+
+
+async def _database_answers(runtime: Runtime) -> None:
+    async with runtime.engine.connect() as conn:
+        await conn.execute(sa.text("SELECT 1"))
+
+
+async def _within(probe: Callable[[], Awaitable[object]], timeout: float) -> tuple[bool, str]:
+    try:
+        await asyncio.wait_for(probe(), timeout)
+    except TimeoutError:
+        return False, f"slow: no answer within {timeout:g} s"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return False, repr(exc)
+    return True, "ok"
 
 
 class RequestContextMiddleware:

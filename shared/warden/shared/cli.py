@@ -30,15 +30,26 @@ def _selected(name: str):
 
 
 @app.command()
-def topics() -> None:
-    """Create every Warden topic and its DLQ (partitions and replication from settings)."""
-    from warden.shared.bus.kafka import ensure_topics
+def topics(action: Annotated[str, typer.Argument(help="create | describe")] = "create") -> None:
+    """Create every Warden topic and its DLQ (partitions, replication and min.insync.replicas
+    from settings), or describe them as the brokers have them."""
+    from warden.shared.bus.kafka import describe_topics, ensure_topics
     from warden.shared.contracts.topics import all_topics_with_dlq
 
     settings = ServiceSettings()
     names = [settings.topic(t) for t in all_topics_with_dlq()]
+    if action == "describe":
+        for topic in asyncio.run(describe_topics(settings.kafka_bootstrap, names)):
+            typer.echo(f"{topic.name:40} partitions={topic.partitions} "
+                       f"replication={topic.replication} "
+                       f"min.insync.replicas={topic.min_insync_replicas}" if topic.exists
+                       else f"{topic.name:40} missing")
+        return
+    if action != "create":
+        raise typer.BadParameter(f"unknown action {action!r}: create or describe")
     created = asyncio.run(ensure_topics(settings.kafka_bootstrap, names,
-                                        settings.topic_partitions, settings.topic_replication))
+                                        settings.topic_partitions, settings.topic_replication,
+                                        settings.min_insync_replicas))
     typer.echo(f"topics: {len(names)} present, {len(created)} created")
 
 

@@ -91,3 +91,13 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "warden_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
 )
+PRODUCER_RENEWALS = Counter(
+    "warden_producer_renewals_total",
+    "Kafka producers replaced after a failed send (their sequence state is no longer trusted)",
+    ["client"],
+)
+UNKNOWN_EVENTS = Counter(
+    "warden_unknown_events_total",
+    "Well-formed events of a type this version does not know, skipped (a newer producer?)",
+    ["service", "topic", "type"],
+)

@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = shared("TOPIC_PREFIX", "")
     topic_partitions: int = shared("TOPIC_PARTITIONS", 3, ge=1)
     topic_replication: int = shared("TOPIC_REPLICATION", 1, ge=1)
+    # Unset: 2 when topics are replicated 3 times or more (one broker may be lost without
+    # losing an acknowledged write, and acks=all still succeeds), else 1.
+    topic_min_insync_replicas: int | None = shared("TOPIC_MIN_INSYNC_REPLICAS", None, ge=1)
     create_topics: bool = shared("CREATE_TOPICS", True)
     log_level: str = shared("LOG_LEVEL", "INFO")
     log_json: bool = shared("LOG_JSON", True)
@@ -48,6 +51,17 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(100, ge=1)
     outbox_poll_interval_s: float = 1.0
     outbox_batch_size: int = 500
+    # /readyz reports the relay unhealthy when Kafka has not acknowledged a batch for this long.
+    outbox_stall_after_s: float = 10.0
+    # Deadline of each /readyz dependency check (database, Kafka), run side by side.
+    readiness_timeout_s: float = shared("READINESS_TIMEOUT_S", 1.0, gt=0)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """``min.insync.replicas`` of the topics the project creates."""
+        if self.topic_min_insync_replicas is not None:
+            return self.topic_min_insync_replicas
+        return 2 if self.topic_replication >= 3 else 1
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -28,15 +28,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.shared.backoff import backoff_delay
-from warden.shared.bus.kafka import start_with_retry
+from warden.shared.bus.kafka import OutgoingRecord, Publisher, start_with_retry
 from warden.shared.contracts.envelope import CloudEvent
+from warden.shared.contracts.events import EVENT_MODELS
 from warden.shared.contracts.topics import dlq
 from warden.shared.db import InboxRecord, is_database_unreachable
 from warden.shared.errors import InvalidMessage, WardenError
@@ -45,6 +46,7 @@ from warden.shared.observability import (
     DLQ_RECORDS,
     EVENT_PROCESSING_SECONDS,
     EVENTS_CONSUMED,
+    UNKNOWN_EVENTS,
     correlation_id_var,
     get_logger,
 )
@@ -107,7 +109,7 @@ class ConsumerRunner:
     handlers: dict[str, Handler]
     settings: ServiceSettings
     sessions: async_sessionmaker[AsyncSession]
-    producer: AIOKafkaProducer
+    producer: Publisher
     parse: Parser = parse_cloudevent
     max_records: int = 200
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
@@ -282,7 +284,17 @@ class ConsumerRunner:
             raise
 
     def _ignored(self, message: Incoming) -> str:
-        log.debug("event_ignored", type=message.type, consumer=self.consumer_id)
+        """Skip an event no handler here wants. A type the contracts do not know is worth a
+        warning and a metric: most likely a producer on a newer version than this consumer."""
+        if message.type in EVENT_MODELS:
+            log.debug("event_ignored", type=message.type, consumer=self.consumer_id)
+        else:
+            event_type = message.type[:100]
+            UNKNOWN_EVENTS.labels(self.settings.service_name, message.record.topic,
+                                  event_type).inc()
+            log.warning("event_of_unknown_type_skipped", type=event_type,
+                        consumer=self.consumer_id, topic=message.record.topic,
+                        offset=message.record.offset, event_id=message.event_id)
         return "ignored"
 
     async def _handle(self, session: AsyncSession, message: Incoming) -> str:
@@ -324,8 +336,8 @@ class ConsumerRunner:
         dlq_topic = dlq(record.topic)
         for attempt in range(1, 10_000):
             try:
-                await (await self.producer.send(dlq_topic, value=record.value, key=record.key,
-                                                headers=headers))
+                await self.producer.send(OutgoingRecord(dlq_topic, record.value, record.key,
+                                                        headers))
                 break
             except KafkaError as send_error:
                 log.warning("dlq_send_failed", error=repr(send_error), attempt=attempt)

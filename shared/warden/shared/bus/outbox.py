@@ -13,11 +13,12 @@ from datetime import timedelta
 
 import asyncpg
 import sqlalchemy as sa
-from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from warden.shared.backoff import backoff_delay
+from warden.shared.bus.kafka import OutgoingRecord, Publisher
 from warden.shared.contracts.envelope import CloudEvent, new_event
 from warden.shared.contracts.events import topic_for
 from warden.shared.db import OutboxRecord, asyncpg_dsn
@@ -77,19 +78,51 @@ class Outbox:
             session.info[_NOTIFIED_IN] = transaction
 
 
-class OutboxRelay:
-    """Publishes committed outbox rows in order, marks them published, prunes old ones."""
+class PublishFailed(Exception):
+    """Kafka did not acknowledge some rows of a batch (they stay in the outbox)."""
 
-    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer, settings: ServiceSettings,
+    def __init__(self, failed: int, cause: BaseException) -> None:
+        super().__init__(f"{failed} event(s) not acknowledged: {cause!r}")
+        self.failed = failed
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order, marks them published, prunes old ones.
+
+    It owns its :class:`Publisher`, which replaces its producer after a failed send (a
+    broker restart can leave an idempotent producer refused for ever); rows not acknowledged
+    stay unpublished and go out again, in ``seq`` order, on the next attempt.
+    """
+
+    def __init__(self, engine: AsyncEngine, publisher: Publisher, settings: ServiceSettings,
                  retention: timedelta = timedelta(hours=24)) -> None:
         self._engine = engine
-        self._producer = producer
+        self._publisher = publisher
         self._settings = settings
         self._retention = retention
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._listener: asyncpg.Connection | None = None
-        self.healthy = False
+        self._last_failed = True  # not healthy before the first successful round
+        self._sending_since: float | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """The last round succeeded and the current one (if any) is not stuck waiting on Kafka."""
+        if self._last_failed:
+            return False
+        if self._sending_since is None:
+            return True
+        waited = asyncio.get_running_loop().time() - self._sending_since
+        return waited < self._settings.outbox_stall_after_s
+
+    @property
+    def status(self) -> str:
+        if self.healthy:
+            return "publishing"
+        if self._sending_since is not None and not self._last_failed:
+            return "waiting for Kafka to acknowledge"
+        return "cannot publish"
 
     async def start(self) -> None:
         await self._listen()
@@ -102,6 +135,7 @@ class OutboxRelay:
                 await self._task
         if self._listener and not self._listener.is_closed():
             await self._listener.close()
+        await self._publisher.stop()
 
     def wake(self) -> None:
         self._wake.set()
@@ -123,7 +157,9 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 published = await self.publish_batch()
-                self.healthy, failures = True, 0
+                if failures:
+                    log.warning("outbox_publishing_again", failures=failures)
+                self._last_failed, failures = False, 0
                 if loop.time() >= next_housekeeping:
                     await self._housekeeping()
                     next_housekeeping = loop.time() + 5
@@ -131,9 +167,9 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep relaying whatever went wrong
                 failures += 1
-                self.healthy = False
+                self._last_failed = True
                 log.warning("outbox_publish_failed", error=repr(exc), failures=failures)
-                await asyncio.sleep(min(5.0, 0.2 * 2 ** min(failures, 5)))
+                await asyncio.sleep(backoff_delay(failures, initial=0.2, maximum=5.0))
                 continue
             if published >= self._settings.outbox_batch_size:
                 continue
@@ -143,7 +179,13 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_interval_s)
 
     async def publish_batch(self) -> int:
-        """Publish one batch in order; rows are marked only after Kafka acknowledged them all."""
+        """Publish one batch in order; a row is marked published only once Kafka acknowledged it.
+
+        Rows that failed stay unpublished (``PublishFailed`` is raised after the acknowledged
+        ones are marked). Per key this keeps order: the rows of one key go to one partition,
+        where the idempotent producer refuses everything after a failed batch, so what was
+        acknowledged is always a prefix of that key's rows.
+        """
         async with self._engine.begin() as conn:
             locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
             if not locked:
@@ -157,20 +199,25 @@ class OutboxRelay:
             )).all()
             if not rows:
                 return 0
-            pending = [
-                await self._producer.send(
-                    row.topic, value=row.value, key=row.key.encode(),
-                    headers=[(k, v.encode()) for k, v in row.headers.items()],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*pending)
-            await conn.execute(
-                sa.update(_outbox).where(_outbox.c.seq.in_([r.seq for r in rows]))
-                .values(published_at=sa.func.now())
-            )
-        for row in rows:
+            self._sending_since = asyncio.get_running_loop().time()
+            try:
+                outcomes = await self._publisher.publish([
+                    OutgoingRecord(row.topic, row.value, row.key.encode(),
+                                   [(k, v.encode()) for k, v in row.headers.items()])
+                    for row in rows])
+            finally:
+                self._sending_since = None
+            acknowledged = [row for row, failure in zip(rows, outcomes, strict=True)
+                            if failure is None]
+            if acknowledged:
+                await conn.execute(
+                    sa.update(_outbox).where(_outbox.c.seq.in_([r.seq for r in acknowledged]))
+                    .values(published_at=sa.func.now()))
+        for row in acknowledged:
             EVENTS_PUBLISHED.labels(self._settings.service_name, row.topic).inc()
+        failures = [failure for failure in outcomes if failure is not None]
+        if failures:
+            raise PublishFailed(len(failures), failures[0])
         return len(rows)
 
     async def _housekeeping(self) -> None:
