@@ -8,12 +8,14 @@ records must each reach the dead-letter topic of every consumer of their topic).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 
 from chaos.infra import KafkaCluster, KafkaNode, Postgres
 from chaos.ledger import behind
@@ -119,19 +121,31 @@ def poison_values(topic: str, tag: str) -> list[bytes]:
 
 async def consumer_groups_by_topic(system: System) -> dict[str, list[str]]:
     """topic -> the consumer ids (``<service>.<consumer>``, as ``dlq.consumer`` names them)
-    of every group of the run that reads it."""
+    of every group of the run that subscribes to it (from the members' subscriptions, and
+    from committed offsets should a group have no member at the moment)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka, client_id="chaos-admin")
     await admin.start()
     try:
         groups = [g[0] for g in await admin.list_consumer_groups()
                   if g[0].startswith(f"{system.prefix}warden-")]
         readers: dict[str, list[str]] = {}
+
+        def add(topic: str, consumer_id: str) -> None:
+            topic = topic.removeprefix(system.prefix)
+            if consumer_id not in readers.setdefault(topic, []):
+                readers[topic].append(consumer_id)
+
         for group in groups:
             consumer_id = group.removeprefix(f"{system.prefix}warden-")
+            for response in await admin.describe_consumer_groups([group]):
+                for described in response.groups:
+                    for member in described[5]:
+                        with contextlib.suppress(Exception):
+                            metadata = ConsumerProtocolMemberMetadata.decode(member[3])
+                            for topic in metadata.subscription:
+                                add(topic, consumer_id)
             for tp in await admin.list_consumer_group_offsets(group):
-                topic = tp.topic.removeprefix(system.prefix)
-                if consumer_id not in readers.setdefault(topic, []):
-                    readers[topic].append(consumer_id)
+                add(tp.topic, consumer_id)
         return readers
     finally:
         await admin.close()
