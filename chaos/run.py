@@ -113,7 +113,7 @@ def short_config(rate: float = 10.0) -> Config:
                       hold_s=10),
     ]
     return Config(form="short", rate=rate, reviewers=2,
-                  timing=Timing(warm_s=5, tail_s=5, recover_timeout_s=120, drain_s=45),
+                  timing=Timing(warm_s=3, tail_s=3, recover_timeout_s=120, drain_s=45),
                   scenarios=[Scenario("single", "single", faults)])
 
 
