@@ -24,6 +24,7 @@ from warden.shared.auth import issue_reviewer_token
 QUEUE = "hate_harassment"
 SKILLS = ["hate_harassment"]
 RETRY_FOR_S = 60.0
+STOP_GRACE_S = 15.0
 # One report in ten is about content reported a moment ago, so reports also join cases.
 REPEAT_SHARE = 0.1
 
@@ -103,7 +104,12 @@ class Load:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            # Reports still being resent get a little longer; then the client gives up on them
+            # (never counted as accepted, whatever the server did).
+            _, pending = await asyncio.wait(self._in_flight, timeout=STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def close(self) -> None:
         await self.stop()

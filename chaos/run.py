@@ -55,8 +55,8 @@ def say(text: str) -> None:
 
 @dataclass
 class Timing:
-    warm_s: float = 10.0
-    tail_s: float = 10.0
+    warm_s: float = 5.0
+    tail_s: float = 5.0
     recover_timeout_s: float = 180.0
     drain_s: float = 120.0
 
@@ -78,14 +78,14 @@ class Config:
     out_dir: Path = REPO / "chaos-results"
 
 
-def full_config(rate: float = 30.0) -> Config:
+def full_config(rate: float = 15.0) -> Config:
     single = [KillService(f"kill -9 {s}", f"SIGKILL of {s}; the supervisor restarts it",
                           service=s) for s in ("intake", "routing", "decision", "notify")]
     single += [
         RestartPostgres("postgres restart", "PostgreSQL stopped (fast) for 15 s, then started",
                         hold_s=15),
         ReceiverDown("webhook receiver down", "the webhook receiver refuses connections "
-                     "for 120 s", hold_s=120),
+                     "for 60 s", hold_s=60),
         PoisonRecords("poison records", "undecodable and schema-breaking records on every "
                       "topic"),
         RestartBroker("broker restart", "the Kafka broker stopped for 20 s, then started",
@@ -98,7 +98,7 @@ def full_config(rate: float = 30.0) -> Config:
         LoseClusterBroker("cluster: stop broker 2", "clean stop of one of three brokers "
                           "for 30 s, then started", hold_s=30, node=2, how="stop"),
     ]
-    return Config(form="full", rate=rate, reviewers=4, timing=Timing(),
+    return Config(form="full", rate=rate, reviewers=3, timing=Timing(),
                   scenarios=[Scenario("single", "single", single),
                              Scenario("cluster", "cluster", cluster)])
 
