@@ -43,7 +43,9 @@ class Scripts:
         return {**os.environ, "WARDEN_LOCAL_DIR": str(chaos_dir()),
                 "KAFKA_PORT": str(SINGLE_KAFKA_PORT),
                 "KAFKA_CONTROLLER_PORT": str(SINGLE_CONTROLLER_PORT),
-                "PGPORT_WARDEN": str(POSTGRES_PORT), "KAFKA_CLUSTER_STOP_TIMEOUT": "30"}
+                "PGPORT_WARDEN": str(POSTGRES_PORT), "KAFKA_CLUSTER_STOP_TIMEOUT": "30",
+                # A busy two-core box can take well over the default minute to start a broker.
+                "KAFKA_READY_TIMEOUT": os.environ.get("KAFKA_READY_TIMEOUT", "180")}
 
     async def run(self, script: str, *args: str, timeout: float = 300) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)

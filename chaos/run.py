@@ -175,6 +175,8 @@ class Runner:
     async def run_scenario(self, scenario: Scenario) -> None:
         kafka = KafkaNode(self.scripts) if scenario.kafka == "single" else KafkaCluster(self.scripts)
         say(f"scenario {scenario.name}: starting {kafka.name}")
+        # Fresh storage: topics an interrupted run left behind would slow the start down.
+        await kafka.reset()
         await kafka.start()
         system = System(kafka=kafka.bootstrap, admin_dsn=self.postgres.admin_dsn,
                         run_dir=self.run_dir / scenario.name,
