@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := intake routing decision notify
 
-.PHONY: setup run test test-unit infra infra-stop schemas bench lint clean
+.PHONY: setup run test test-unit infra infra-stop schemas bench chaos lint clean
 
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ schemas: setup ## Regenerate the checked-in JSON Schemas of every event
 
 bench: setup ## Benchmarks (throughput, latency, ratios against raw baselines)
 	@bash bench/run.sh
+
+chaos: setup ## The fault suite under load, on its own Kafka and PostgreSQL (CHAOS_ARGS=--short ...)
+	@PYTHONPATH=$(CURDIR) $(PY) -m chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -29,39 +29,39 @@ echo "==> topics and migrations"
 "$py" -m warden.cli topics
 "$py" -m warden.cli migrate all
 
-pids=()
-names=()
+# The services run under deploy/local/supervise.py: a crashed service is restarted with a
+# backoff and the restart is reported here; Ctrl-C (or SIGTERM) stops them all.
+supervisor=""
 stop_all() {
   trap - INT TERM EXIT
   echo
-  echo "==> stopping services"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$supervisor" ]; then
+    echo "==> stopping services"
+    kill -TERM "$supervisor" 2>/dev/null || true
+    wait "$supervisor" 2>/dev/null || true
+  fi
   for component in "${infra_started[@]}"; do bash "deploy/local/$component.sh" stop || true; done
   echo "==> stopped"
 }
 trap 'stop_all; exit 130' INT TERM
 trap stop_all EXIT
 
-start() {  # name, module
-  local name=$1 module=$2
-  "$py" -m "$module" > >(tee -a "$logs/$name.log" | sed -u "s/^/$(printf '%-8s' "$name")| /") 2>&1 &
-  pids+=($!)
-  names+=("$name")
-}
-
 echo "==> starting services (logs in $logs)"
-start receiver warden.notify.receiver
-start smtp warden.notify.smtp_sink
-start intake warden.intake
-start routing warden.routing
-start decision warden.decision
-start notify warden.notify
+"$py" deploy/local/supervise.py --log-dir "$logs" \
+  "receiver=$py -m warden.notify.receiver" \
+  "smtp=$py -m warden.notify.smtp_sink" \
+  "intake=$py -m warden.intake" \
+  "routing=$py -m warden.routing" \
+  "decision=$py -m warden.decision" \
+  "notify=$py -m warden.notify" &
+supervisor=$!
 
-declare -A ports=([intake]=8001 [routing]=8002 [decision]=8003 [notify]=8004)
+declare -A ports=([intake]=${WARDEN_INTAKE_PORT:-8001} [routing]=${WARDEN_ROUTING_PORT:-8002}
+                 [decision]=${WARDEN_DECISION_PORT:-8003} [notify]=${WARDEN_NOTIFY_PORT:-8004})
 for name in intake routing decision notify; do
   for _ in $(seq 1 120); do
     curl -fsS "http://127.0.0.1:${ports[$name]}/readyz" >/dev/null 2>&1 && break
+    kill -0 "$supervisor" 2>/dev/null || { echo "!! the services could not be kept running; see $logs"; exit 1; }
     sleep 0.5
   done
   curl -fsS "http://127.0.0.1:${ports[$name]}/readyz" >/dev/null 2>&1 \
@@ -82,9 +82,10 @@ Walkthrough with curl: README.md. Ctrl-C stops everything.
 
 EOT
 status=0
-wait -n "${pids[@]}" || status=$?
-# On Ctrl-C the whole process group gets SIGINT: a service that ends by that signal (uvicorn
-# re-raises it after a clean shutdown: 130) or by SIGTERM (143) was stopped, not crashed.
-if [ "$status" -eq 130 ] || [ "$status" -eq 143 ]; then exit 130; fi
-echo "!! a process exited on its own (status $status); stopping the rest (see $logs)"
+wait "$supervisor" || status=$?
+supervisor=""
+# 130: stopped by Ctrl-C or SIGTERM. Anything else: a service kept failing and the supervisor
+# gave up (it said which one, and why).
+if [ "$status" -eq 130 ]; then exit 130; fi
+echo "!! stopped because a service kept failing (status $status; see $logs)"
 exit 1
