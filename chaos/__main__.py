@@ -10,7 +10,7 @@ from pathlib import Path
 # This tree's code, even when the venv's warden.pth points at another checkout: the suite
 # migrates the databases with the same code the services it starts run.
 _REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(_REPO), str(_REPO / "shared")] + [
+sys.path[:0] = [str(_REPO), str(_REPO / "cli"), str(_REPO / "shared")] + [
     str(_REPO / "services" / name) for name in ("intake", "routing", "decision", "notify")]
 
 from chaos.run import full_config, render_table, run_suite, short_config  # noqa: E402

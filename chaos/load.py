@@ -20,6 +20,7 @@ import httpx
 
 from chaos.system import API_KEY, REVIEWER_SECRET, System
 from warden.shared.auth import issue_reviewer_token
+from warden.shared.lease_tokens import HEADER as LEASE_TOKEN
 
 QUEUE = "hate_harassment"
 SKILLS = ["hate_harassment"]
@@ -171,14 +172,16 @@ class Load:
         # Reviewers decide a little slower than reports arrive, as a real team would.
         pause = max(0.05, self.reviewers / (self.rate * 0.6))
         while self._running.is_set():
-            case_id = await self._claim(headers)
-            if case_id is None:
+            claimed = await self._claim(headers)
+            if claimed is None:
                 await asyncio.sleep(0.5)
                 continue
-            await self._decide(case_id, headers)
+            case_id, lease_token = claimed
+            await self._decide(case_id, {**headers, LEASE_TOKEN: lease_token})
             await asyncio.sleep(pause * random.uniform(0.5, 1.5))
 
-    async def _claim(self, headers: dict) -> str | None:
+    async def _claim(self, headers: dict) -> tuple[str, str] | None:
+        """The claimed case's id and the lease token decision asks for."""
         tally = self.tally()
         try:
             response = await self._client.post(
@@ -193,14 +196,16 @@ class Load:
             if response.status_code >= 500:
                 await asyncio.sleep(1)
             return None
-        return response.json()["id"]
+        claimed = response.json()
+        return claimed["id"], claimed["lease_token"]
 
     async def _decide(self, case_id: str, headers: dict) -> None:
         """Decide the claimed case; 404 while decision has not heard of it yet, so wait."""
         phase = self.phase
         tally = self.tally(phase)
-        body = {"action": random.choice(["remove", "label", "no_action"]),
-                "policy_cited": "CS-3.1 hate speech", "rationale": "checked under fire"}
+        body = {"actions": [{"code": random.choice(["remove", "label"])}],
+                "policy_id": "CS-HATE-1", "facts": "Reported under fire.",
+                "reasoning": "Checked under fire."}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -24,7 +24,7 @@ from chaos.receiver import Receiver
 from warden.shared.bus.kafka import ensure_topics
 from warden.shared.contracts.topics import all_topics_with_dlq
 from warden.shared.migrations import upgrade
-from warden.shared.services import SERVICE_NAMES, service
+from warden.cli.services import SERVICE_NAMES, service
 
 PORTS = {"intake": 8101, "routing": 8102, "decision": 8103, "notify": 8104}
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"chaos-suite-webhook-secret-0123456789").decode()
@@ -101,8 +101,9 @@ class System:
             "WARDEN_NOTIFY_WEBHOOK_URL": self.receiver.url,
             "WARDEN_NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "PYTHONUNBUFFERED": "1",
+            "WARDEN_DEV_MODE": "true",  # the local dev secrets above
             "PYTHONPATH": os.pathsep.join(
-                [str(REPO / "shared")] + [str(REPO / "services" / n) for n in SERVICE_NAMES]
+                [str(REPO / "cli"), str(REPO / "shared")] + [str(REPO / "services" / n) for n in SERVICE_NAMES]
                 + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
         })
         for name in SERVICE_NAMES:
