@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := intake routing decision notify
 
-.PHONY: setup run test test-unit infra infra-stop schemas bench chaos lint clean
+.PHONY: setup run test test-unit infra infra-stop schemas bench chaos chaos-short lint clean
 
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench: setup ## Benchmarks (throughput, latency, ratios against raw baselines)
 
 chaos: setup ## The fault suite under load, on its own Kafka and PostgreSQL (CHAOS_ARGS=--short ...)
 	@PYTHONPATH=$(CURDIR) $(PY) -m chaos $(CHAOS_ARGS)
+
+# The short form as a pytest test. Not yet part of `make test`: under the fault load notify's
+# deliveries do not catch up within the suite's recovery limit on a 2-core box.
+chaos-short: setup ## The fault suite's short form as a test (kill -9 routing, poison, broker restart)
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest -p no:cacheprovider chaos/tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
