@@ -41,6 +41,7 @@ from tests.support.kafka import read_events
 from warden.cli.services import service
 from warden.shared.auth import issue_reviewer_token
 from warden.shared.contracts import topics
+from warden.shared.lease_tokens import HEADER as LEASE_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -148,14 +149,15 @@ async def test_one_trace_from_intakes_request_to_notifys_consumer(traced_system,
     # A reviewer tool that forwards the case's traceparent keeps the decision in the trace.
     claimed = await client.post(f"{routing}/v1/queues/hate_harassment/claim", headers=reviewer)
     assert claimed.status_code == 200, claimed.text
-    case_id = claimed.json()["id"]
+    case_id, lease_token = claimed.json()["id"], claimed.json()["lease_token"]
 
     async def decide():
         response = await client.post(
             f"{decision}/v1/cases/{case_id}/decisions",
-            headers={**reviewer, "traceparent": routed.traceparent},
-            json={"action": "remove", "policy_cited": "CS-3.1 hate speech",
-                  "rationale": "attacks a protected group"})
+            headers={**reviewer, LEASE_TOKEN: lease_token, "traceparent": routed.traceparent},
+            json={"actions": [{"code": "remove"}], "policy_id": "CS-HATE-1",
+                  "facts": "A post attacking a religious group.",
+                  "reasoning": "Attacks a protected group."})
         return response if response.status_code != 404 else None
     decided = await eventually(decide, what="decision to know the routed case")
     assert decided.status_code == 201, decided.text
