@@ -68,7 +68,8 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "decision": {**OPS,
                  "POST /v1/cases/{case_id}/decisions": Entry(
                      REVIEWER, f"/v1/cases/{SOME_ID}/decisions",
-                     body={"action": "remove", "policy_cited": "x", "rationale": "y"}),
+                     body={"actions": [{"code": "remove"}], "policy_id": "CS-HATE-1",
+                           "facts": "x", "reasoning": "y"}),
                  "GET /v1/cases/{case_id}/decisions": Entry(REVIEWER,
                                                             f"/v1/cases/{SOME_ID}/decisions"),
                  "GET /v1/decisions/{decision_id}": Entry(REVIEWER, f"/v1/decisions/{SOME_ID}"),
@@ -98,7 +99,11 @@ MATRIX: dict[str, dict[str, Entry]] = {
                                            body={"name": "x", "url": "http://127.0.0.1:9/x"}),
                "PATCH /v1/endpoints/{endpoint_id}": Entry(OPERATOR,
                                                           f"/v1/endpoints/{SOME_ID}",
-                                                          body={"enabled": False})},
+                                                          body={"enabled": False}),
+               "POST /v1/endpoints/{endpoint_id}/rotate-secret": Entry(
+                   OPERATOR, f"/v1/endpoints/{SOME_ID}/rotate-secret", body={}),
+               "POST /v1/templates/preview": Entry(OPERATOR, "/v1/templates/preview",
+                                                   body={"event": {}, "locale": "en"})},
 }
 # Roles that are the wrong ones for each kind of endpoint.
 WRONG_ROLES = {REVIEWER: ["operator"], LEAD: ["reviewer"], OPERATOR: ["reviewer", "lead"],
