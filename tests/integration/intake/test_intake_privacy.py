@@ -109,8 +109,8 @@ async def test_database_errors_and_dead_letters_carry_no_user_data(intake, logs)
 
         raw = intake.topic(topics.REPORTS_RAW)
         body["content"]["id"] = f"post-{uuid.uuid4().hex[:8]}"
-        await produce(intake.kafka, raw, json.dumps(body).encode(),
-                      headers=[("warden-client", name.encode())])
+        value = json.dumps(body).encode()
+        await produce(intake.kafka, raw, value, headers=signed(name, auth, value))
         letters = await read_records(intake.kafka, topics.dlq(raw), expect=1, timeout=60,
                                      where=lambda r: secret.encode() in (r.value or b""))
     finally:
