@@ -86,3 +86,13 @@ def consuming(service: str, *, topic: str, event_type: str, event_id: str,
                         "messaging.operation.type": "process", "messaging.message.id": event_id,
                         "cloudevents.event_type": event_type}) as span:
         yield span
+
+
+@contextmanager
+def working(service: str, name: str, **attributes: str) -> Iterator[trace.Span]:
+    """An internal span for background work (not a request, not a consumed event), so that
+    its log lines carry a trace id too."""
+    tracer = tracer_provider(service).get_tracer("warden.work")
+    with tracer.start_as_current_span(name, kind=SpanKind.INTERNAL,
+                                      attributes=attributes) as span:
+        yield span

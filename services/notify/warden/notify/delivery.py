@@ -51,6 +51,7 @@ from warden.shared.contracts.events import (
 )
 from warden.shared.db import asyncpg_dsn
 from warden.shared.observability import correlation_id_var, get_logger
+from warden.shared.tracing import working
 
 log = get_logger(__name__)
 
@@ -239,8 +240,12 @@ class DeliveryWorker:
         """Store the attempt and, if this worker still holds the lease, its consequence."""
         token = correlation_id_var.set(claim.correlation_id)
         try:
-            await self._record_in_context(claim, result, health=health,
-                                          failed_request=failed_request)
+            # Delivery runs apart from the consumed event's trace (it is not stored), in a
+            # span of its own so its log lines carry a trace id like every other.
+            with working(self._settings.service_name, "notification deliver",
+                         notification_id=str(claim.notification_id)):
+                await self._record_in_context(claim, result, health=health,
+                                              failed_request=failed_request)
         finally:
             correlation_id_var.reset(token)
 
