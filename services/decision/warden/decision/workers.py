@@ -7,47 +7,19 @@ re-checked before it expires, so none expires twice).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime
-
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.decision.service import DecisionContext
 from warden.decision.service.approvals import expire_pending
-from warden.shared.observability import get_logger
-
-log = get_logger(__name__)
+from warden.shared.periodic import Periodic
 
 
-class ApprovalExpiry:
-    def __init__(self, ctx: DecisionContext, sessions: async_sessionmaker[AsyncSession],
-                 interval: float) -> None:
-        self.ctx = ctx
-        self.sessions = sessions
-        self.interval = interval
-        self._task: asyncio.Task | None = None
+class ApprovalExpiry(Periodic):
+    """Pending decisions past their approval window expire and their cases go back."""
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="approval-expiry")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    name = "approval_expiry"
+    ctx: DecisionContext
 
     async def tick(self) -> int:
         async with self.sessions() as session, session.begin():
             return await expire_pending(self.ctx, session, datetime.now(UTC))
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the next pass retries
-                log.warning("approval_expiry_pass_failed", error=repr(exc))
-            await asyncio.sleep(self.interval)

@@ -13,7 +13,6 @@ can run the same workers without announcing anything twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from warden.routing import service
 from warden.routing.service import Routing
 from warden.shared.errors import WardenError
 from warden.shared.observability import get_logger
+from warden.shared.periodic import Periodic as SharedPeriodic
 
 log = get_logger(__name__)
 
@@ -35,39 +35,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Periodic:
-    """Runs ``tick`` every ``interval`` seconds; a failed pass is logged and retried next time."""
-
-    name = "periodic"
-
-    def __init__(self, ctx: Routing, sessions: async_sessionmaker[AsyncSession],
-                 interval: float) -> None:
-        self.ctx = ctx
-        self.sessions = sessions
-        self.interval = interval
-        self._task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name=self.name)
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the next pass retries
-                log.warning(f"{self.name}_pass_failed", error=repr(exc))
-            await asyncio.sleep(self.interval)
-
-    async def tick(self) -> None:
-        raise NotImplementedError
+class Periodic(SharedPeriodic):
+    """A routing pass; ``drain`` runs a batch use case until the backlog is gone."""
 
     async def drain(self, batch: Batch) -> int:
         """Run ``batch`` in its own transaction until it finds less than a full batch."""
