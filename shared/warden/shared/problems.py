@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy.exc as sa_exc
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warden.shared.db import is_transient_database_error
 from warden.shared.errors import WardenError
+from warden.shared.named_problems import schema_problems
 from warden.shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -19,28 +21,40 @@ PROBLEM_JSON = "application/problem+json"
 DATABASE_RETRY_AFTER_S = 2
 
 
-def problem_response(request: Request, *, status: int, title: str, detail: str, slug: str,
-                     errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_document(*, status: int, title: str, detail: str, slug: str, instance: str,
+                     errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The one place a problem document is built (``errors`` only when there are some)."""
     body: dict[str, Any] = {
         "type": f"urn:warden:problem:{slug}",
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": instance,
     }
     if errors:
         body["errors"] = errors
+    return body
+
+
+def problem_response(request: Request, *, status: int, title: str, detail: str, slug: str,
+                     errors: list[dict[str, Any]] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    body = problem_document(status=status, title=title, detail=detail, slug=slug,
+                            instance=request.url.path, errors=errors)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def validation_errors(raw_errors) -> list[dict[str, Any]]:
-    """Pydantic/FastAPI errors -> ``[{field, message, type}]`` with dotted field paths."""
-    return [
-        {"field": ".".join(str(p) for p in err.get("loc", ())) or "<root>",
-         "message": err.get("msg", ""), "type": err.get("type", "")}
-        for err in raw_errors
-    ]
+async def send_problem(scope: dict[str, Any], send, status: int, title: str, detail: str,
+                       slug: str, errors: list[dict[str, Any]] | None = None) -> None:
+    """Answer with a problem document from pure ASGI middleware, before any route runs.
+    The connection is closed after it: the request body may not have been read to its end."""
+    body = json.dumps(problem_document(status=status, title=title, detail=detail, slug=slug,
+                                       instance=scope["path"], errors=errors)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -51,7 +65,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
-        errors = validation_errors(exc.errors())
+        errors = schema_problems(exc.errors())
         fields = ", ".join(e["field"] for e in errors[:10])
         return problem_response(request, status=422, title="Invalid input",
                                 detail=f"{len(errors)} problem(s) in the request: {fields}",

@@ -10,20 +10,26 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from warden.shared.contracts import transparency
 from warden.shared.contracts.taxonomy import PolicyArea
 from warden.shared.durations import Duration
-from warden.shared.errors import InvalidInput
+from warden.shared.named_problems import (
+    DocumentError,
+    Problems,
+    read_document,
+    validated,
+    yaml_mapping,
+)
 
 CATALOGUE_DIR = Path(__file__).with_name("catalogues")
 DEFAULT_ACTIONS_PATH = CATALOGUE_DIR / "actions.yaml"
 DEFAULT_POLICIES_PATH = CATALOGUE_DIR / "policies.yaml"
 
+M = TypeVar("M", bound=BaseModel)
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 SubjectType = Literal["content", "account", "ad", "page", "listing", "message"]
 Allowance = Literal["never", "optional", "required"]
@@ -125,8 +131,10 @@ class PolicyCatalogueFile(_Spec):
                    PolicySpec] = Field(min_length=1)
 
 
-class CatalogueError(InvalidInput):
+class CatalogueError(DocumentError):
     """A catalogue file cannot be used; ``errors`` name each bad entry."""
+
+    document = "catalogue"
 
 
 @dataclass(frozen=True)
@@ -148,8 +156,8 @@ class Catalogue:
 
 def load_catalogue(actions_path: Path = DEFAULT_ACTIONS_PATH,
                    policies_path: Path = DEFAULT_POLICIES_PATH) -> Catalogue:
-    actions_text = _read(actions_path)
-    policies_text = _read(policies_path)
+    actions_text = read_document(actions_path, CatalogueError)
+    policies_text = read_document(policies_path, CatalogueError)
     return parse_catalogue(actions_text, policies_text, str(actions_path), str(policies_path))
 
 
@@ -158,22 +166,20 @@ def parse_catalogue(actions_text: str, policies_text: str, actions_source: str =
     actions = _validated(ActionCatalogueFile, actions_text, actions_source)
     policies = _validated(PolicyCatalogueFile, policies_text, policies_source)
     if problems := action_problems(actions):
-        raise _error(actions_source, problems)
+        raise CatalogueError.of(actions_source, problems)
     if problems := policy_problems(policies):
-        raise _error(policies_source, problems)
+        raise CatalogueError.of(policies_source, problems)
     digest = hashlib.sha256((actions_text + "\0" + policies_text).encode()).hexdigest()[:16]
     return Catalogue(actions=dict(actions.actions), strikes=actions.strikes,
                      policies=dict(policies.policies), actions_version=actions.version,
                      policies_version=policies.version, digest=digest)
 
 
-def action_problems(catalogue: ActionCatalogueFile) -> list[dict[str, str]]:
+def action_problems(catalogue: ActionCatalogueFile) -> Problems:
     """What a schema cannot say: SoR values exist, restorations exist and are restorations,
     restricting actions map to the statement of reasons, thresholds name real actions."""
-    problems: list[dict[str, str]] = []
-
-    def problem(field: str, message: str, kind: str) -> None:
-        problems.append({"field": field, "message": message, "type": kind})
+    problems = Problems()
+    problem = problems.add
 
     for code, spec in catalogue.actions.items():
         where = f"actions.{code}"
@@ -230,43 +236,16 @@ def action_problems(catalogue: ActionCatalogueFile) -> list[dict[str, str]]:
     return problems
 
 
-def policy_problems(catalogue: PolicyCatalogueFile) -> list[dict[str, str]]:
-    problems = []
+def policy_problems(catalogue: PolicyCatalogueFile) -> Problems:
+    problems = Problems()
     for policy_id, spec in catalogue.policies.items():
         if spec.dsa_category is not None and spec.dsa_category not in \
                 transparency.STATEMENT_CATEGORIES:
-            problems.append({"field": f"policies.{policy_id}.dsa_category",
-                             "message": f"{spec.dsa_category!r} is not a Transparency Database "
-                                        f"category", "type": "sor_value"})
+            problems.add(f"policies.{policy_id}.dsa_category",
+                         f"{spec.dsa_category!r} is not a Transparency Database category",
+                         "sor_value")
     return problems
 
 
-def _read(path: Path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _error(str(path), [{"field": "<file>", "message": f"cannot read: {exc}",
-                                  "type": "io"}]) from exc
-
-
-def _validated(model: type[BaseModel], text: str, source: str) -> Any:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _error(source, [{"field": "<file>", "message": f"not valid YAML: {exc}",
-                               "type": "yaml"}]) from exc
-    if not isinstance(document, dict):
-        raise _error(source, [{"field": "<file>", "message": "must be a YAML mapping",
-                               "type": "type"}])
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise _error(source, [
-            {"field": ".".join(str(p) for p in err["loc"]) or "<root>", "message": err["msg"],
-             "type": err["type"]} for err in exc.errors()]) from exc
-
-
-def _error(source: str, problems: list[dict[str, str]]) -> CatalogueError:
-    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
-    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    return CatalogueError(f"catalogue {source} is invalid: {summary}{more}", errors=problems)
+def _validated(model: type[M], text: str, source: str) -> M:
+    return validated(model, yaml_mapping(text, source, CatalogueError), source, CatalogueError)

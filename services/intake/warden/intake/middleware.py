@@ -10,10 +10,9 @@ that sent ``Expect: 100-continue`` is answered at once and never sends the body 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from warden.shared.problems import PROBLEM_JSON
+from warden.shared.problems import send_problem as _problem
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -100,17 +99,3 @@ def _is_utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-async def _problem(scope: Scope, send, status: int, title: str, detail: str, slug: str,
-                   errors: list[dict[str, str]] | None = None) -> None:
-    document: dict[str, Any] = {"type": f"urn:warden:problem:{slug}", "title": title,
-                                "status": status, "detail": detail, "instance": scope["path"]}
-    if errors:
-        document["errors"] = errors
-    body = json.dumps(document).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})

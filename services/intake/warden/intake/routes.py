@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -23,9 +23,9 @@ from warden.intake.examples import openapi_examples
 from warden.intake.models import Report
 from warden.intake.service import accept, accept_batch, in_transaction
 from warden.shared.apikeys.gate import CurrentClient
-from warden.shared.app import Runtime
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
 from warden.shared.contracts.taxonomy import CATEGORIES
+from warden.shared.dependencies import RuntimeDep
 from warden.shared.errors import Forbidden, NotFound
 from warden.shared.openapi import problem_responses
 
@@ -35,12 +35,6 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 EXAMPLES = openapi_examples()
 
 
-async def runtime(request: Request) -> Runtime:
-    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request.
-    return request.app.state.runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", min_length=1, max_length=200,
     description="a resend with the same key (per client) returns the first report")]

@@ -10,18 +10,24 @@ on (and the policy in force stays in force).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
 from warden.shared.contracts.taxonomy import CATEGORIES, PolicyArea
 from warden.shared.durations import Duration
-from warden.shared.errors import InvalidInput
+from warden.shared.named_problems import (
+    DocumentError,
+    Problems,
+    read_document,
+    validated,
+    yaml_mapping,
+)
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
 
@@ -194,8 +200,10 @@ class RoutingPolicy(_Spec):
         return min((received_at + limit for limit in limits if limit is not None), default=None)
 
 
-class PolicyError(InvalidInput):
+class PolicyError(DocumentError):
     """The policy file cannot be used; ``errors`` name each bad rule or field."""
+
+    document = "routing policy"
 
 
 @dataclass(frozen=True)
@@ -211,39 +219,22 @@ class LoadedPolicy:
 
 def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
     """Parse and fully validate a policy document; ``PolicyError`` lists every problem."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _policy_error(source, [{"field": "<file>", "message": f"not valid YAML: {exc}",
-                                      "type": "yaml"}]) from exc
-    if not isinstance(document, dict):
-        raise _policy_error(source, [{"field": "<file>", "message": "must be a YAML mapping",
-                                      "type": "type"}])
-    try:
-        policy = RoutingPolicy.model_validate(document)
-    except ValidationError as exc:
-        raise _policy_error(source, _schema_problems(exc, document)) from exc
+    document = yaml_mapping(text, source, PolicyError)
+    policy = validated(RoutingPolicy, document, source, PolicyError, _field_namer(document))
     if problems := consistency_problems(policy):
-        raise _policy_error(source, problems)
+        raise PolicyError.of(source, problems)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     return LoadedPolicy(policy=policy, digest=digest, source=source)
 
 
 def load_policy_file(path: Path) -> LoadedPolicy:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _policy_error(str(path), [{"field": "<file>", "message": f"cannot read: {exc}",
-                                         "type": "io"}]) from exc
-    return parse_policy(text, source=str(path))
+    return parse_policy(read_document(path, PolicyError), source=str(path))
 
 
-def consistency_problems(policy: RoutingPolicy) -> list[dict[str, str]]:
+def consistency_problems(policy: RoutingPolicy) -> Problems:
     """Cross-references a schema cannot express: queues exist, the default rule is last..."""
-    problems: list[dict[str, str]] = []
-
-    def problem(field: str, message: str, kind: str) -> None:
-        problems.append({"field": field, "message": message, "type": kind})
+    problems = Problems()
+    problem = problems.add
 
     seen: set[str] = set()
     last = len(policy.rules) - 1
@@ -291,28 +282,19 @@ def _rule_label(index: int, rule_id: Any) -> str:
     return f"rules[{index}] ({rule_id!r})" if rule_id else f"rules[{index}]"
 
 
-def _schema_problems(exc: ValidationError, document: dict) -> list[dict[str, str]]:
+def _field_namer(document: dict) -> Callable[[Sequence[Any]], str]:
+    """Schema problems inside a rule are named by the rule's index and id."""
     raw_rules = document.get("rules") if isinstance(document.get("rules"), list) else []
-    problems = []
-    for err in exc.errors():
-        loc = list(err["loc"])
+
+    def field(loc: Sequence[Any]) -> str:
         if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
             raw = raw_rules[loc[1]] if loc[1] < len(raw_rules) else None
             rule_id = raw.get("id") if isinstance(raw, dict) else None
-            head = _rule_label(loc[1], rule_id)
-            loc = loc[2:]
-        else:
-            head = ""
-        tail = ".".join(str(p) for p in loc)
-        field = ".".join(p for p in (head, tail) if p) or "<root>"
-        problems.append({"field": field, "message": err["msg"], "type": err["type"]})
-    return problems
+            head, tail = _rule_label(loc[1], rule_id), ".".join(str(p) for p in loc[2:])
+            return ".".join(p for p in (head, tail) if p)
+        return ".".join(str(p) for p in loc) or "<root>"
 
-
-def _policy_error(source: str, problems: list[dict[str, str]]) -> PolicyError:
-    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
-    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    return PolicyError(f"routing policy {source} is invalid: {summary}{more}", errors=problems)
+    return field
 
 
 class PolicyStore:
@@ -336,7 +318,7 @@ class PolicyStore:
         version that routed it, so a version must name exactly one set of rules."""
         candidate = load_policy_file(self.path)
         if candidate.digest != self._current.digest and candidate.version == self._current.version:
-            raise _policy_error(str(self.path), [{
+            raise PolicyError.of(str(self.path), [{
                 "field": "version", "type": "version_not_bumped",
                 "message": f"the rules changed but the version is still "
                            f"{candidate.version!r}; give the new rules a new version"}])

@@ -8,10 +8,10 @@ from an empty queue answers ``204 No Content``: an empty queue is not an error, 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from warden.routing import service
@@ -19,9 +19,10 @@ from warden.routing.lease_tokens import token_for
 from warden.routing.consumers import routing
 from warden.routing.models import Case, CaseHistory, CaseReport
 from warden.routing.service import Routing
-from warden.shared.app import Runtime
 from warden.shared.auth import Reviewer, caller_with_role, reviewer_from_request
+from warden.shared.clock import utcnow
 from warden.shared.contracts.events import Channel
+from warden.shared.dependencies import RuntimeDep, from_runtime
 
 router = APIRouter(prefix="/v1", tags=["routing"])
 
@@ -29,23 +30,7 @@ CurrentReviewer = Annotated[Reviewer, Depends(reviewer_from_request)]
 Lead = Annotated[Reviewer, Depends(caller_with_role("lead", "admin"))]
 
 
-async def runtime(request: Request) -> Runtime:
-    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request.
-    return request.app.state.runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
-
-
-async def routing_context(request: Request) -> Routing:
-    return routing(request.app.state.runtime)
-
-
-RoutingDep = Annotated[Routing, Depends(routing_context)]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+RoutingDep = Annotated[Routing, Depends(from_runtime(routing))]
 
 
 # --- documents --------------------------------------------------------------------------------

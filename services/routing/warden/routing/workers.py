@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.routing import service
 from warden.routing.service import Routing
+from warden.shared.clock import utcnow
 from warden.shared.errors import WardenError
 from warden.shared.observability import get_logger
 from warden.shared.periodic import Periodic as SharedPeriodic
@@ -29,10 +30,6 @@ from warden.shared.periodic import Periodic as SharedPeriodic
 log = get_logger(__name__)
 
 Batch = Callable[[Routing, AsyncSession], Awaitable[int]]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Periodic(SharedPeriodic):

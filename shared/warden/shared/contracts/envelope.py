@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from warden.shared.clock import utcnow
 from warden.shared.errors import InvalidMessage
 from warden.shared.tracing import current_traceparent
 
 CONTENT_TYPE = "application/cloudevents+json"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class CloudEvent(BaseModel):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,8 +12,9 @@ from warden.routing import metrics, persistence
 from warden.routing.models import Case, CaseHistory, CaseReport
 from warden.routing.persistence import PageKey, QueueFigures
 from warden.routing.service.context import Routing, known_queue, require_queue_skills
+from warden.shared import cursors
 from warden.shared.auth import Reviewer
-from warden.shared.errors import InvalidInput, NotFound
+from warden.shared.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -70,22 +68,14 @@ async def list_queue(ctx: Routing, session: AsyncSession, queue: str, reviewer: 
 
 
 def encode_cursor(case: Case) -> str:
-    raw = json.dumps([case.priority, case.due_at.isoformat(), str(case.id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode_cursor(case.priority, case.due_at, case.id)
 
 
 def decode_cursor(cursor: str | None) -> PageKey | None:
     if not cursor:
         return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        priority, due_at, case_id = json.loads(base64.urlsafe_b64decode(padded))
-        return PageKey(priority=int(priority), due_at=datetime.fromisoformat(due_at),
-                       case_id=uuid.UUID(case_id))
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise InvalidInput("cursor is not one this API returned", errors=[{
-            "field": "query.cursor", "message": "pass back next_cursor unchanged",
-            "type": "cursor"}]) from exc
+    priority, due_at, case_id = cursors.decode_cursor(cursor, int, datetime, uuid.UUID)
+    return PageKey(priority=priority, due_at=due_at, case_id=case_id)
 
 
 async def publish_queue_metrics(ctx: Routing, session: AsyncSession, now: datetime) -> None:
