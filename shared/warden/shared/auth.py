@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
+from datetime import timedelta
 from typing import Annotated
 
 import jwt
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from warden.shared.clock import utcnow
 from warden.shared.errors import Forbidden, Unauthorized
 
 ALGORITHM = "HS256"
@@ -63,7 +63,7 @@ def issue_reviewer_token(secret: str, reviewer_id: str, skills: Iterable[str] = 
                          ttl: timedelta = timedelta(hours=12), *, kid: str | None = None,
                          services: Iterable[str] = SERVICE_NAMES) -> str:
     """A token for ``services`` (every service unless narrowed), signed with ``secret``."""
-    now = datetime.now(UTC)
+    now = utcnow()
     claims = {"sub": reviewer_id, "skills": sorted(skills), "roles": sorted(roles),
               "aud": [audience(s) for s in services], "iat": now, "exp": now + ttl}
     return jwt.encode(claims, secret, algorithm=ALGORITHM,

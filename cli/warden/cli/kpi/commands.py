@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from warden.cli.console import console, example, fail, moment, progress, run
+from warden.shared.clock import utcnow
 from warden.shared.settings import ServiceSettings
 
 app = typer.Typer(help="KPIs from the event archive: archive the topics, write reports.",
@@ -72,7 +73,7 @@ def report(
 
     if fmt not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}")
-    until = until or datetime.now(UTC)
+    until = until or utcnow()
     since = since or until - timedelta(days=7)
     if until <= since:
         fail("--until must be after --since")

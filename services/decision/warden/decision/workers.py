@@ -7,10 +7,10 @@ re-checked before it expires, so none expires twice).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 
 from warden.decision.service import DecisionContext
 from warden.decision.service.approvals import expire_pending
+from warden.shared.clock import utcnow
 from warden.shared.periodic import Periodic
 
 
@@ -22,4 +22,4 @@ class ApprovalExpiry(Periodic):
 
     async def tick(self) -> int:
         async with self.sessions() as session, session.begin():
-            return await expire_pending(self.ctx, session, datetime.now(UTC))
+            return await expire_pending(self.ctx, session, utcnow())

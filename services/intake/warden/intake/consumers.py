@@ -38,6 +38,7 @@ from warden.intake.service import accept
 from warden.shared.apikeys.store import client_and_key_hash_by_name
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery, Incoming
+from warden.shared.clock import utcnow
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.contracts.events import (
@@ -163,7 +164,7 @@ def raw_report_handler(runtime: Runtime):
         try:
             await accept(delivery.session, runtime.outbox, client, raw.report,
                          idempotency_key=raw.idempotency_key,
-                         received_at=receipt_time(raw.produced_at, datetime.now(UTC)),
+                         received_at=receipt_time(raw.produced_at, utcnow()),
                          location="")
         except (InvalidInput, Forbidden) as exc:
             raise _as_invalid_message(exc) from exc

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -20,6 +19,7 @@ from warden.shared.apikeys.keys import (
     unknown_scopes,
 )
 from warden.shared.apikeys.models import ApiClient
+from warden.shared.clock import utcnow
 from warden.shared.errors import Conflict, InvalidInput
 
 DEV_CLIENT_NAME = "local-dev"
@@ -95,5 +95,5 @@ async def revoke_client(sessions: async_sessionmaker[AsyncSession], name: str) -
     async with sessions() as session, session.begin():
         result = await session.execute(
             sa.update(table).where(table.c.name == name, table.c.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC)))
+            .values(revoked_at=utcnow()))
     return result.rowcount > 0

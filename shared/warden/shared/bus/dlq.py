@@ -11,12 +11,12 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from warden.shared.bus.kafka import OutgoingRecord, Publisher
+from warden.shared.clock import utcnow
 from warden.shared.contracts.topics import dlq
 from warden.shared.settings import ServiceSettings
 
@@ -39,7 +39,7 @@ def dlq_headers(record: ConsumerRecord, *, reason: str, error_type: str, consume
         ("dlq.original.timestamp", str(record.timestamp).encode()),
         ("dlq.consumer", consumer.encode()),
         ("dlq.attempts", str(attempts).encode()),
-        ("dlq.failed.at", datetime.now(UTC).isoformat().encode()),
+        ("dlq.failed.at", utcnow().isoformat().encode()),
     ]
 
 

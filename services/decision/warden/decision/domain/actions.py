@@ -1,58 +1,16 @@
-"""Decision rules: what makes a decision valid, who may take, approve and appeal it, strikes,
-appeal windows and reversals. Pure functions over plain values; no I/O here."""
+"""Actions and policies: what a decision may do to its subject, under which policy, with
+which strikes, and what undoes it on a reversed appeal."""
 
 from __future__ import annotations
 
-import calendar
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from datetime import UTC, datetime
 
 from warden.decision.catalogue import Catalogue, PolicySpec
-from warden.shared.auth import Reviewer
+from warden.decision.domain.cases import ActionRequest
+from warden.decision.domain.cases import invalid as _invalid
 from warden.shared.contracts.countries import ISO_3166_ALPHA2
 from warden.shared.contracts.events import ActionTaken, Channel, PolicyGround, Subject
-from warden.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from warden.shared.lease_tokens import HEADER as LEASE_HEADER
-from warden.shared.lease_tokens import Lease
 
-OPEN, PENDING_APPROVAL, DECIDED = "open", "pending_approval", "decided"  # case states
-FINAL, REJECTED, EXPIRED, REVERSED = "final", "rejected", "expired", "reversed"
-REVIEW, APPEAL = "review", "appeal"
-APPEAL_WINDOW_MONTHS = 6  # DSA Art. 20(1): at least six months
-
-
-@dataclass(frozen=True)
-class CaseView:
-    """What the decision service knows of a case (from ``cases.routed`` and its own decisions)."""
-
-    case_id: uuid.UUID
-    subject: Subject
-    policy_area: str
-    category: str
-    queue: str
-    status: str
-    stage: str
-    report_ids: list[uuid.UUID]
-    channels: list[str] = field(default_factory=list)
-    appeal_id: uuid.UUID | None = None
-    first_routed_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ActionRequest:
-    code: str
-    territorial_scope: list[str] | None = None
-    ends_at: datetime | None = None
-
-
-def _invalid(field_path: str, message: str, kind: str) -> InvalidInput:
-    return InvalidInput(f"{field_path}: {message}",
-                        errors=[{"field": field_path, "message": message, "type": kind}])
-
-
-# --- actions and policies ---------------------------------------------------------------------
 
 def owner_of(subject: Subject) -> str | None:
     """The account that answers for the subject: its owner, or the account itself."""
@@ -204,105 +162,3 @@ def automated_flags(channels: list[str], *, automated_detection: bool | None,
     detection = automated_detection if automated_detection is not None \
         else Channel.AUTOMATED.value in channels
     return detection, automated_decision or "not_automated"
-
-
-# --- who may decide ---------------------------------------------------------------------------
-
-def _lease_conflict(message: str, kind: str) -> Conflict:
-    return Conflict(message, errors=[{"field": f"header.{LEASE_HEADER}", "message": message,
-                                      "type": kind}])
-
-
-def authorise_decider(case: CaseView, reviewer: Reviewer, lease: Lease | None,
-                      now: datetime, *, excluded: set[str] = frozenset()) -> None:
-    """Only the reviewer holding a live lease on the case, with the queue's skills, decides
-    it; on appeal, nobody who took part in the decision appealed against."""
-    if case.status == DECIDED:
-        raise Conflict(f"case {case.case_id} is already decided")
-    if case.status == PENDING_APPROVAL:
-        raise Conflict(f"case {case.case_id} has a decision awaiting approval")
-    if lease is None or lease.case_id != case.case_id:
-        raise _lease_conflict(f"case {case.case_id} is not claimed by you: claim it at routing "
-                              f"and send the lease token as the {LEASE_HEADER} header",
-                              "not_claimed")
-    if lease.reviewer_id != reviewer.id:
-        raise _lease_conflict(f"case {case.case_id} is held by someone else", "held_by_other")
-    if lease.expires_at <= now:
-        raise _lease_conflict(f"your lease on case {case.case_id} expired at "
-                              f"{lease.expires_at.isoformat()}; claim it again", "lease_expired")
-    if lease.queue != case.queue:
-        raise _lease_conflict(f"case {case.case_id} moved to queue {case.queue!r} after your "
-                              f"claim in {lease.queue!r}; claim it again", "transferred")
-    if not reviewer.has_skills(lease.required_skills):
-        missing = ", ".join(sorted(lease.required_skills - reviewer.skills))
-        raise Forbidden(f"queue {case.queue!r} needs the skills {missing}")
-    if reviewer.id in excluded:
-        raise Forbidden(f"you took part in the decision appealed against; another reviewer "
-                        f"decides appeal {case.appeal_id}")
-
-
-def authorise_approver(*, decided_by: str | None, status: str, expires_at: datetime | None,
-                       required_skills: set[str], reviewer: Reviewer, now: datetime,
-                       decision_id: uuid.UUID) -> None:
-    """A second reviewer, never the first, with the queue's skills, before expiry."""
-    if status != PENDING_APPROVAL:
-        raise Conflict(f"decision {decision_id} is {status}; it does not await approval")
-    if expires_at is not None and expires_at <= now:
-        raise Conflict(f"decision {decision_id} expired unapproved at {expires_at.isoformat()}")
-    if reviewer.id == decided_by:
-        raise Forbidden("the reviewer who took a decision cannot approve or reject it; a "
-                        "second reviewer must")
-    if not reviewer.has_skills(required_skills):
-        missing = ", ".join(sorted(set(required_skills) - reviewer.skills))
-        raise Forbidden(f"approving needs the queue's skills: {missing}")
-
-
-# --- appeals ----------------------------------------------------------------------------------
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """The same day ``months`` later (the month's last day when it has no such day)."""
-    index = moment.month - 1 + months
-    year, month = moment.year + index // 12, index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
-
-
-def appeal_deadline(decided_at: datetime, notified_at: datetime | None) -> datetime:
-    """Six months from notification; until notify reports one, from the decision."""
-    return add_months(notified_at or decided_at, APPEAL_WINDOW_MONTHS)
-
-
-AppellantKind = Literal["affected_user", "reporter"]
-
-
-def check_appeal(*, decision_id: uuid.UUID, status: str | None, stage: str | None,
-                 subject: Subject | None, restricts_anything: bool, appellant_id: str,
-                 appellant_kind: AppellantKind, deadline: datetime | None,
-                 now: datetime) -> None:
-    """Eligibility, answered at once: 404 unknown, 403 not entitled, 409 too late."""
-    if status is None or status not in (FINAL, REVERSED) or subject is None:
-        raise NotFound(f"no final decision {decision_id}")
-    if stage == APPEAL:
-        raise Conflict(f"decision {decision_id} already decided an appeal; it cannot be "
-                       "appealed again here")
-    if status == REVERSED:
-        raise Conflict(f"decision {decision_id} was already reversed on appeal")
-    if appellant_kind == "affected_user":
-        if appellant_id not in {subject.id if subject.type == "account" else None,
-                                subject.owner_id} - {None}:
-            raise Forbidden(f"{appellant_id!r} is not the user affected by decision "
-                            f"{decision_id}")
-    elif restricts_anything:
-        raise Forbidden("a reporter may appeal only a decision to take no action")
-    if deadline is not None and now > deadline:
-        raise Conflict(f"the appeal window closed at {deadline.isoformat()}",
-                       errors=[{"field": "body.decision_id", "type": "appeal_window_closed",
-                                "message": f"appeals were open until {deadline.isoformat()}"}])
-
-
-def excluded_from_appeal(decided_by: str | None, approved_by: str | None) -> list[str]:
-    return [r for r in (decided_by, approved_by) if r]
-
-
-def pending_expiry(now: datetime, ttl: timedelta) -> datetime:
-    return now + ttl
