@@ -53,14 +53,6 @@ class Forbidden(WardenError):
     status, title, type_slug = 403, "Forbidden", "forbidden"
 
 
-class PayloadTooLarge(WardenError):
-    status, title, type_slug = 413, "Payload too large", "payload-too-large"
-
-
-class UnsupportedMediaType(WardenError):
-    status, title, type_slug = 415, "Unsupported media type", "unsupported-media-type"
-
-
 class RateLimited(WardenError):
     status, title, type_slug = 429, "Too many requests", "rate-limited"
 

@@ -7,7 +7,6 @@ import logging
 import re
 import sys
 import traceback
-import uuid
 from contextvars import ContextVar
 
 import structlog
@@ -16,11 +15,6 @@ from prometheus_client import Counter, Gauge, Histogram
 from warden.shared.tracing import current_trace_ids
 
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
-
-
-def current_correlation_id() -> str:
-    """The request's or event's correlation id; a fresh one when there is none."""
-    return correlation_id_var.get() or str(uuid.uuid4())
 
 
 # What an error message may carry of the data it failed on: SQL bound parameters (report

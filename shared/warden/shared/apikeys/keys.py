@@ -42,9 +42,6 @@ class ClientIdentity:
     rate_per_s: float | None = None
     burst: int | None = None
 
-    def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes
-
     def has_scope_starting(self, prefix: str) -> bool:
         return any(s.startswith(prefix) for s in self.scopes)
 

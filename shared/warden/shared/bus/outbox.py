@@ -199,9 +199,6 @@ class OutboxRelay:
             await self._listener.close()
         await self._publisher.stop()
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def _listen(self) -> None:
         try:
             self._listener = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))

@@ -121,7 +121,3 @@ CATEGORIES: dict[str, Category] = {
 def category(code: str) -> Category:
     """Look up a category; ``KeyError`` for an unknown code (callers turn it into a 422)."""
     return CATEGORIES[code]
-
-
-def is_known_category(code: str) -> bool:
-    return code in CATEGORIES
