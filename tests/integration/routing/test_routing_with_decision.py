@@ -144,11 +144,11 @@ async def test_an_expired_pending_decision_sends_the_case_back_to_its_queue(
 
     settings = decision_settings.model_copy(update={"approval_ttl_s": 3.0})
     async with running(create_app(settings)) as client:
-        decision = DecisionApp(settings=settings, client=client, kafka=infra.kafka)
-        case, pending = await claimed_and_pending(routing_app, decision)
+        decision_app = DecisionApp(settings=settings, client=client, kafka=infra.kafka)
+        case, pending = await claimed_and_pending(routing_app, decision_app)
 
         async def expired():
-            r = await client.get(f"/v1/decisions/{pending['id']}", headers=decision.auth())
+            r = await client.get(f"/v1/decisions/{pending['id']}", headers=decision_app.auth())
             return r.json()["status"] == "expired"
         await eventually(expired, what="the pending decision to expire")
         await back_in_the_queue(routing_app, case, "carol")
