@@ -353,8 +353,13 @@ async def test_dead_letter_and_its_replay_keep_key_headers_and_original_timestam
     assert dead.key == b"subject-7" and dead.timestamp == ORIGINAL_TIME_MS
     assert dead.headers[:2] == (("traceparent", b"00-abc-def-01"), ("warden-client", b"partner-x"))
 
-    dry = await replay_dead_letters(settings, topics.CASES_SLA, 10, "test-replay", dry_run=True)
+    bar = {"total": None, "done": 0}  # what the CLI's progress bar is told
+    dry = await replay_dead_letters(
+        settings, topics.CASES_SLA, 10, "test-replay", dry_run=True,
+        on_start=lambda total: bar.update(total=total),
+        on_progress=lambda n: bar.update(done=bar["done"] + n))
     assert dry.replayed == 1 and dry.letters[0]["key"] == "subject-7"
+    assert bar == {"total": 1, "done": 1}
     rejected = await replay_dead_letters(settings, topics.CASES_SLA, 10, "test-replay-other",
                                          where=letter_filter(error_type="TransientError"))
     assert (rejected.replayed, rejected.skipped) == (0, 1)

@@ -111,6 +111,18 @@ def test_the_default_webhook_secret_and_the_dev_api_key_are_refused_outside_dev_
         intake.require_secure()
 
 
+def test_the_published_lease_key_pair_is_refused_outside_dev_mode():
+    """Anyone holding the development key pair could mint leases decision accepts."""
+    from warden.decision.settings import DecisionSettings
+    from warden.routing.settings import RoutingSettings
+
+    assert RoutingSettings(dev_mode=False, reviewer_token_secret=NEW).insecure_settings() == [
+        "WARDEN_ROUTING_LEASE_SIGNING_KEY still holds the published default"]
+    assert DecisionSettings(dev_mode=False, reviewer_token_secret=NEW).insecure_settings() == [
+        "WARDEN_DECISION_LEASE_VERIFY_KEY still holds the published default"]
+    RoutingSettings(dev_mode=True).require_secure()
+
+
 async def test_a_service_with_a_default_secret_does_not_start():
     from warden.routing.app import create_app
     from warden.routing.settings import RoutingSettings

@@ -33,3 +33,36 @@ def test_bad_arguments_exit_non_zero():
     assert runner.invoke(app, ["migrate", "nosuchservice"]).exit_code == 1
     assert runner.invoke(app, ["kpi", "report", "--format", "pdf"]).exit_code == 1
     assert runner.invoke(app, ["kpi", "report", "--since", "yesterday"]).exit_code == 2
+
+
+def test_unreachable_dependencies_exit_non_zero_with_the_cause():
+    """As bin/warden runs them (the entry point turns an error into one line and status 1):
+    Kafka and every database on a closed port."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    closed = "127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")}
+    env.update({"WARDEN_KAFKA_BOOTSTRAP": closed, "WARDEN_DEV_MODE": "true",
+                "WARDEN_KPI_ARCHIVE": os.path.join(tempfile.mkdtemp(prefix="warden-kpi-"),
+                                                          "archive.duckdb"), "COLUMNS": "200"})
+    for name in ("intake", "routing", "decision", "notify"):
+        env[f"WARDEN_{name.upper()}_DATABASE_URL"] = \
+            f"postgresql+asyncpg://warden:warden@{closed}/warden_{name}"
+        env[f"WARDEN_{name.upper()}_PORT"] = "1"
+    commands = {
+        ("doctor", "--timeout", "2"): "checks failed",
+        ("kpi", "archive"): "KafkaConnectionError",
+        ("audit", "verify"): "Connect call failed",
+    }
+    running = {command: subprocess.Popen([sys.executable, "-m", "warden.cli", *command],
+                                         env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True)
+               for command in commands}
+    for command, process in running.items():
+        output, _ = process.communicate(timeout=600)  # a loaded box is slow
+        assert process.returncode == 1, (command, output)
+        assert commands[command] in output, (command, output)
+        assert "Traceback" not in output, (command, output)

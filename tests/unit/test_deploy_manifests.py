@@ -20,17 +20,17 @@ COMPOSE = yaml.safe_load((ROOT / "deploy/compose.yaml").read_text())
 DOCKERFILE = (ROOT / "deploy/docker/Dockerfile").read_text()
 
 
+def env_name(settings_class, field: str) -> str:
+    """The environment variable that sets one field of a settings class."""
+    alias = settings_class.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0]).upper()
+    return f"{settings_class.model_config.get('env_prefix', '')}{field}".upper()
+
+
 def env_names(settings_class) -> set[str]:
     """Every environment variable a settings class reads."""
-    prefix = settings_class.model_config.get("env_prefix", "")
-    names = set()
-    for name, field in settings_class.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names.add(str(alias.choices[0]).upper())
-        else:
-            names.add(f"{prefix}{name}".upper())
-    return names
+    return {env_name(settings_class, name) for name in settings_class.model_fields}
 
 
 def all_env_names() -> set[str]:
@@ -40,6 +40,19 @@ def all_env_names() -> set[str]:
     for name in SERVICE_NAMES:
         names |= env_names(service(name).settings_class)
     return names | env_names(ReceiverSettings)
+
+
+# A setting is secret when its name says so, or it is a database URL (it carries the
+# password). ``dev_*`` settings are development-only and must not be deployed at all.
+SECRET_SUFFIXES = ("_secret", "_token", "_key", "_keys", "_password")
+
+
+def secret_settings(settings_class) -> dict[str, object]:
+    """Environment variable -> default of every secret setting a settings class reads."""
+    return {env_name(settings_class, name): field.default
+            for name, field in settings_class.model_fields.items()
+            if not name.startswith("dev_")
+            and (name.endswith(SECRET_SUFFIXES) or name == "database_url")}
 
 
 def of_kind(kind: str) -> dict[str, dict]:
@@ -92,6 +105,66 @@ def test_each_service_has_probes_resources_a_budget_and_lag_autoscaling(name):
         assert int(meta["lagThreshold"]) > 0
 
 
+def container_of(kind: str, name: str) -> dict:
+    [container] = of_kind(kind)[name]["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def assert_secrets_come_from_the_secret(container: dict, settings_classes) -> None:
+    """Every secret setting is a secretKeyRef into warden-secrets (required unless its
+    default is empty, i.e. the feature is off without it); none is a literal anywhere."""
+    env = {e["name"]: e for e in container.get("env", [])}
+    config = of_kind("ConfigMap")["warden-config"]["data"]
+    assert not [s for s in container.get("envFrom", []) if "secretRef" in s], \
+        "a whole-Secret envFrom hides which secrets a container gets: use secretKeyRef"
+    wanted = {}
+    for settings_class in settings_classes:
+        wanted |= secret_settings(settings_class)
+    for variable, default in wanted.items():
+        assert variable not in config, f"{variable} is a literal in the ConfigMap"
+        entry = env.get(variable)
+        assert entry is not None, f"{container['name']}: {variable} is not provided"
+        assert "value" not in entry, f"{container['name']}: {variable} is a literal"
+        ref = entry["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == ("warden-secrets", variable), entry
+        assert not ref.get("optional") or not default, \
+            f"{variable} may not be optional: its default is the published development one"
+    dev_only = {env_name(c, n) for c in settings_classes for n in c.model_fields
+                if n.startswith("dev_")}
+    assert not dev_only & (set(env) | set(config)), dev_only & (set(env) | set(config))
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_every_secret_setting_of_a_service_comes_from_the_secret(name):
+    settings_class = service(name).settings_class
+    assert {"WARDEN_REVIEWER_TOKEN_SECRET", f"WARDEN_{name.upper()}_DATABASE_URL"} <= set(
+        secret_settings(settings_class))
+    assert_secrets_come_from_the_secret(container_of("Deployment", f"warden-{name}"),
+                                        [settings_class])
+
+
+def test_the_setup_job_gets_every_services_secrets():
+    assert_secrets_come_from_the_secret(container_of("Job", "warden-setup"),
+                                        [service(n).settings_class for n in SERVICE_NAMES])
+
+
+def test_secret_settings_are_the_ones_the_services_guard():
+    """The classification above finds the settings the production guard refuses at their
+    published defaults (so a new secret setting cannot slip past this file)."""
+    from warden.decision.settings import DecisionSettings
+    from warden.notify.settings import NotifySettings
+    from warden.routing.settings import RoutingSettings
+
+    assert {"WARDEN_ROUTING_LEASE_SIGNING_KEY"} <= set(secret_settings(RoutingSettings))
+    assert {"WARDEN_DECISION_LEASE_VERIFY_KEY"} <= set(secret_settings(DecisionSettings))
+    assert {"WARDEN_NOTIFY_WEBHOOK_SECRET", "WARDEN_NOTIFY_TDB_TOKEN"} <= set(
+        secret_settings(NotifySettings))
+    for name in SERVICE_NAMES:
+        guarded = [line.split()[0] for line in service(name).settings_class(dev_mode=False)
+                   .insecure_settings() if "published default" in line]
+        assert set(guarded) <= set(secret_settings(service(name).settings_class)), guarded
+
+
 def test_configuration_names_only_settings_that_exist():
     known = all_env_names()
     assert set(of_kind("ConfigMap")["warden-config"]["data"]) <= known
@@ -136,6 +209,19 @@ def test_compose_service_settings_point_at_the_compose_infrastructure(name, monk
     assert database["db"] in created
     assert spec["ports"] == [f"{settings.port}:{settings.port}"]
     assert environment["SERVICE"] == name
+
+
+def test_compose_is_a_development_system_and_says_so():
+    """Compose runs on the published development secrets: WARDEN_DEV_MODE=true lets the
+    services start with them, and the file says it is not a production shape. The only
+    secret settings it sets are the database URLs of its own throwaway PostgreSQL."""
+    text = (ROOT / "deploy/compose.yaml").read_text()
+    assert "WARDEN_DEV_MODE" in text and "production refuses them" in text
+    for name in SERVICE_NAMES:
+        environment = {k: str(v) for k, v in COMPOSE["services"][name]["environment"].items()}
+        assert environment["WARDEN_DEV_MODE"] == "true", name
+        secrets = set(secret_settings(service(name).settings_class)) & set(environment)
+        assert secrets == {f"WARDEN_{name.upper()}_DATABASE_URL"}, secrets
 
 
 def test_compose_monitoring_mounts_the_checked_in_rules_and_dashboards():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from warden.cli import audit, doctor, dlq, ops, reprocess
 from warden.cli.console import console
@@ -52,7 +53,9 @@ def main() -> None:
         exc.show()
         sys.exit(getattr(exc, "exit_code", 2))
     except Exception as exc:  # noqa: BLE001 - the on-call engineer wants the cause, not a trace
-        console(stderr=True).print(f"[bold red]error:[/] {type(exc).__name__}: {exc}")
+        name, detail = type(exc).__name__, str(exc)
+        cause = detail if detail.startswith(name) else f"{name}: {detail}"
+        console(stderr=True).print(f"[bold red]error:[/] {escape(cause)}")
         sys.exit(1)
     sys.exit(status if isinstance(status, int) else 0)
 

@@ -6,7 +6,7 @@ import asyncio
 
 import typer
 
-from warden.cli.console import example
+from warden.cli.console import example, progress
 
 app = typer.Typer(help="The decision service's hash-chained audit log.", no_args_is_help=True)
 
@@ -18,7 +18,11 @@ def verify() -> None:
     from warden.decision.audit import describe, verify_database
     from warden.decision.settings import DecisionSettings
 
-    result = asyncio.run(verify_database(DecisionSettings().database_url))
+    with progress() as bar:
+        task = bar.add_task("verifying the audit chain", total=None)
+        result = asyncio.run(verify_database(
+            DecisionSettings().database_url, on_start=lambda total: bar.update(task, total=total),
+            on_page=lambda n: bar.advance(task, n)))
     typer.echo(describe(result), err=not result.ok)
     if not result.ok:
         raise typer.Exit(1)

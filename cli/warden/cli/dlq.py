@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from warden.cli.console import console, example, run
+from warden.cli.console import console, example, progress, run
 from warden.shared.settings import ServiceSettings
 
 app = typer.Typer(help="Inspect and replay dead-letter topics.", no_args_is_help=True)
@@ -42,8 +42,12 @@ def replay(topic: Annotated[str, typer.Argument(help="source topic, e.g. reports
 
     settings = ServiceSettings()
     where = letter_filter(reason, error_type, key) if (reason or error_type or key) else None
-    result = run(replay_dead_letters(settings, topic, limit, group, where=where,
-                                     dry_run=dry_run))
+    with progress() as bar:
+        task = bar.add_task("dry run" if dry_run else "replaying", total=None)
+        result = run(replay_dead_letters(settings, topic, limit, group, where=where,
+                                         dry_run=dry_run,
+                                         on_start=lambda total: bar.update(task, total=total),
+                                         on_progress=lambda n: bar.advance(task, n)))
     for letter in result.letters or []:
         typer.echo(json.dumps(letter, default=str))
     verb = "would replay" if dry_run else "replayed"

@@ -35,7 +35,7 @@ from warden.shared.observability import (
     get_logger,
 )
 from warden.shared.openapi import document_problems
-from warden.shared.problems import install_problem_handlers
+from warden.shared.problems import install_problem_handlers, internal_error
 from warden.shared.settings import InsecureConfiguration, ServiceSettings
 from warden.shared.tracing import configure_tracing, shutdown_tracing, tracer_provider
 
@@ -230,18 +230,24 @@ class RequestContextMiddleware:
         headers = dict(scope.get("headers") or [])
         cid = (headers.get(b"x-correlation-id") or b"").decode("latin-1")[:128] or str(uuid.uuid4())
         token = correlation_id_var.set(cid)
-        status_holder = {"status": 500}
+        status_holder = {"status": 500, "started": False}
         started = time.perf_counter()
 
         async def send_with_id(message) -> None:
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                status_holder["status"], status_holder["started"] = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-correlation-id", cid.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            if status_holder["started"]:
+                raise
+            # Answered here, still inside the request's correlation id (Starlette would answer
+            # outside every middleware): the log line and the 500 both carry it.
+            await internal_error(Request(scope))(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")

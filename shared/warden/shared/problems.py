@@ -88,14 +88,15 @@ def install_problem_handlers(app: FastAPI) -> None:
                 request, status=503, title="Service unavailable", slug="unavailable",
                 detail="the database is unavailable or busy; nothing was changed, retry later",
                 headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
-        return _internal_error(request)
+        return internal_error(request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        return _internal_error(request)
+        return internal_error(request)
 
 
-def _internal_error(request: Request) -> JSONResponse:
+def internal_error(request: Request) -> JSONResponse:
+    """The 500 problem for an unexpected exception (logged with its traceback)."""
     log.exception("unhandled_error", path=request.url.path)
     return problem_response(request, status=500, title="Internal error",
                             detail="an unexpected error occurred; it has been logged",

@@ -5,7 +5,8 @@ a service's own settings use ``WARDEN_<SERVICE>_`` (``WARDEN_INTAKE_DATABASE_URL
 Every field has a local default so ``make run`` needs nothing set.
 
 Secrets are the exception to "defaults are fine": a service refuses to start while a
-setting named ``*_secret`` still holds its shipped (published) default, a reviewer-token
+setting named ``*_secret`` or ``*_key`` (routing's lease signing key, decision's key that
+verifies it) still holds its shipped (published) default, a reviewer-token
 key is shorter than 32 bytes, or a ``dev_*`` setting is set — unless ``WARDEN_DEV_MODE``
 says this is a development or test run (``make run``, the tests and the benchmarks set it).
 """
@@ -21,6 +22,8 @@ LOCAL_PG = "postgresql+asyncpg://warden:warden@127.0.0.1:54320"
 LOCAL_REVIEWER_TOKEN_SECRET = "local-dev-reviewer-secret-change-me"
 # RFC 7518 §3.2: an HS256 key is at least as long as the hash it feeds (32 bytes).
 MIN_TOKEN_SECRET_BYTES = 32
+# Settings whose shipped default is published, hence unfit outside development.
+SECRET_SUFFIXES = ("_secret", "_key")
 
 
 class InsecureConfiguration(RuntimeError):
@@ -97,7 +100,7 @@ class ServiceSettings(BaseSettings):
         problems = []
         for name, info in type(self).model_fields.items():
             value = getattr(self, name)
-            if name.endswith("_secret") and value and value == info.default:
+            if name.endswith(SECRET_SUFFIXES) and value and value == info.default:
                 problems.append(f"{self.env_name(name)} still holds the published default")
             elif name.startswith("dev_") and name != "dev_mode" and value:
                 problems.append(f"{self.env_name(name)} is a development-only setting")

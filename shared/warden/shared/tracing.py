@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -86,6 +87,20 @@ def consuming(service: str, *, topic: str, event_type: str, event_id: str,
                         "messaging.operation.type": "process", "messaging.message.id": event_id,
                         "cloudevents.event_type": event_type}) as span:
         yield span
+
+
+@contextmanager
+def continuing(traceparent: str | None) -> Iterator[None]:
+    """Make a producer's trace context current without starting a span: log lines written
+    about an event outside its handler's span (retries, dead-lettering) name its trace."""
+    if not traceparent:
+        yield
+        return
+    token = otel_context.attach(_propagator.extract({"traceparent": traceparent}))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 @contextmanager

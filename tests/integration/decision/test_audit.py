@@ -75,9 +75,11 @@ async def test_concurrent_writers_never_fork_the_chain(decision):
 
     await asyncio.gather(*[write(n) for n in range(40)])
     async with sessions() as session:
-        result = await audit.verify(session, page=7)
+        pages: list[int] = []  # what the CLI's progress bar is told
+        result = await audit.verify(session, page=7, on_page=pages.append)
         seqs = (await session.execute(sa.text("SELECT seq FROM audit_log ORDER BY seq"))
                 ).scalars().all()
     await engine.dispose()
     assert seqs == list(range(1, 41))
     assert result.ok and result.records == 40
+    assert pages == [7, 7, 7, 7, 7, 5]

@@ -66,9 +66,10 @@ def report(name, channel, category, hours, *, deadline=None, order_type=None):
                                              f"post-{name}", "intake")
 
 
-def routed(case, queue, hours, reports, *, due, reason="opened"):
+def routed(case, queue, hours, reports, *, due, reason="opened", status="open"):
     data = {"case_id": _id(case), "subject": {"type": "content", "id": f"subject-{case}"},
             "policy_area": "x", "category": "x", "queue": queue, "priority": 50,
+            "status": status,
             "due_at": at(due), "reason": reason, "report_ids": [_id(r) for r in reports],
             "rule_id": "rule", "policy_version": "1", "routed_at": at(hours)}
     return topics.CASES_ROUTED, _event("warden.case.routed.v1", hours, data, f"subject-{case}",
@@ -163,6 +164,8 @@ def history() -> list[tuple[str, CloudEvent]]:
         routed("C8", "general", -239, ["R8"], due=-200),
         decided("D8", "C8", "remove", -238),
         d1, d2, d3,
+        # What routing announces once a decision closed a case (queue and due time kept).
+        routed("C3", "terrorism", 4.6, ["R4"], due=5, reason="decided", status="decided"),
         # Four-eyes: decided at 38 h, final when approved at 40 h (the first action's time).
         decided_v2("D4", "C4", "disable", 38, final=40, approved_by="carol"),
         decided_v2("D5", "C5", "remove", 24.1, automated="fully"),

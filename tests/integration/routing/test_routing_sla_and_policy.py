@@ -65,6 +65,46 @@ async def test_sla_watcher_announces_at_risk_then_overdue_once_each(start_routin
         assert 'warden_routing_queue_overdue{queue="regulatory_legal"} 1.0' in metrics
 
 
+def gauge(metrics_text: str, name: str, queue: str) -> float | None:
+    for line in metrics_text.splitlines():
+        if line.startswith(f'{name}{{queue="{queue}"}} '):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def test_legal_deadline_at_risk_is_exported_per_queue(start_routing):
+    """The alert WardenLegalDeadlineAtRisk reads this gauge: an authority order, routed from
+    Kafka, counts once its legal deadline is within the margin (or passed), not before."""
+    async with start_routing(sla_at_risk_margin_s=60) as app:
+        watcher = next(w for w in app.runtime.workers if isinstance(w, SlaWatcher))
+        real_now = datetime.now(UTC)
+        now = {"t": real_now}
+        watcher.clock = lambda: now["t"]
+        deadline = real_now + timedelta(minutes=20)
+        order = make_report(category="illegal_content_order", channel=Channel.REGULATOR,
+                            deadline=deadline)
+        await app.send_report(order)
+        await app.send_report(make_report(category="hate_speech"))  # no legal deadline
+        case = await app.wait_case(order)
+        assert case["queue"] == "regulatory_legal"
+        name = "warden_routing_legal_deadline_at_risk"
+
+        async def reads(queue: str, value: float):
+            async def probe():
+                text = (await app.client.get("/metrics")).text
+                return gauge(text, name, queue) == value or None
+            await eventually(probe, what=f"{name}{{queue={queue!r}}} == {value}", timeout=10)
+
+        await reads("regulatory_legal", 0.0)  # 20 minutes away, the margin is 60 s
+        now["t"] = deadline - timedelta(seconds=30)
+        await reads("regulatory_legal", 1.0)
+        await reads("hate_harassment", 0.0)
+        now["t"] = deadline + timedelta(minutes=5)  # passed and still undecided: still counted
+        await reads("regulatory_legal", 1.0)
+        now["t"] = real_now  # a live figure, not a counter: back outside the margin
+        await reads("regulatory_legal", 0.0)
+
+
 async def test_an_earlier_due_time_is_announced_again(start_routing):
     async with start_routing(sla_at_risk_margin_s=3600) as app:
         subject = "post-moving-deadline"

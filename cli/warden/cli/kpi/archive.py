@@ -100,9 +100,9 @@ async def archive_topics(connection: duckdb.DuckDBPyConnection, settings: Servic
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 client_id="warden-kpi-archive")
-    await consumer.start()
     outcome = ArchiveRun()
     try:
+        await consumer.start()  # inside: a broker that cannot be reached still closes it
         logical = {settings.topic(t): t for t in ARCHIVED_TOPICS}
         partitions = [TopicPartition(name, p) for name in logical
                       for p in await partitions_of(settings.kafka_bootstrap, name)]

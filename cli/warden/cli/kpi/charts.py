@@ -39,6 +39,13 @@ def _pct(value) -> str:
     return "–" if value is None else f"{value:g}%"
 
 
+def _duration(hours: float) -> str:
+    """A time a lead reads at a glance: minutes under an hour, days past two."""
+    if hours < 1:
+        return f"{hours * 60:.0f} min" if hours * 60 >= 1 else f"{hours * 3600:.0f} s"
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
 def reports_over_time(rows: list[dict]) -> tuple[str, alt.Chart]:
     totals: dict[str, int] = {}
     per_day: dict[str, int] = {}
@@ -71,7 +78,7 @@ def reports_by_category(rows: list[dict]) -> tuple[str, alt.Chart]:
                 else _empty(rows, "reports"))
     chart = alt.Chart(_data(rows)).mark_bar().encode(
         y=alt.Y("category:N", title="Category", sort="-x"),
-        x=alt.X("sum(reports):Q", title="Reports (count)"),
+        x=alt.X("sum(reports):Q", title="Reports (count)", axis=alt.Axis(tickMinStep=1)),
         color=alt.Color("channel:N", title="Channel"),
         tooltip=["category:N", "channel:N", "reports:Q"])
     return takeaway, chart
@@ -82,8 +89,8 @@ def _percentiles(rows: list[dict], key: str, label: str) -> tuple[str, alt.Chart
             for r in rows for name in ("p50", "p90")]
     if rows:
         slowest = max(rows, key=lambda r: r["p90_hours"])
-        takeaway = (f"Slowest {label}: {slowest[key]} (p90 {slowest['p90_hours']:g} h, "
-                    f"p50 {slowest['p50_hours']:g} h).")
+        takeaway = (f"Slowest {label}: {slowest[key]} (p90 {_duration(slowest['p90_hours'])}, "
+                    f"p50 {_duration(slowest['p50_hours'])}).")
     else:
         takeaway = _empty(rows, "acted-on reports")
     chart = alt.Chart(_data(long)).mark_bar().encode(
@@ -109,7 +116,8 @@ def sla(rows: list[dict]) -> tuple[str, alt.Chart]:
         worst = min(rows, key=lambda r: r["compliance_pct"])
         met = sum(r["within_sla"] for r in rows)
         total = sum(r["decided_cases"] for r in rows)
-        takeaway = (f"{met} of {total} decided cases within SLA; lowest queue {worst['queue']} "
+        takeaway = (f"All {total} decided cases within SLA." if met == total else
+                    f"{met} of {total} decided cases within SLA; lowest queue {worst['queue']} "
                     f"at {_pct(worst['compliance_pct'])}.")
     else:
         takeaway = _empty(rows, "decided cases")
@@ -128,11 +136,12 @@ def backlog(rows: list[dict]) -> tuple[str, alt.Chart]:
     if rows:
         oldest = max(rows, key=lambda r: r["oldest_age_hours"])
         takeaway = (f"{sum(r['open_cases'] for r in rows)} open cases; oldest in {oldest['queue']}"
-                    f" ({oldest['oldest_age_hours']:g} h).")
+                    f" ({_duration(oldest['oldest_age_hours'])}).")
     else:
         takeaway = "No open cases at the end of the window."
     base = alt.Chart(_data(rows)).encode(y=alt.Y("queue:N", title="Queue"))
-    bars = base.mark_bar().encode(x=alt.X("open_cases:Q", title="Open cases (count)"),
+    bars = base.mark_bar().encode(x=alt.X("open_cases:Q", title="Open cases (count)",
+                                              axis=alt.Axis(tickMinStep=1)),
                                   tooltip=["queue:N", "open_cases:Q", "oldest_age_hours:Q"])
     labels = base.mark_text(align="left", dx=4).encode(
         x="open_cases:Q", text=alt.Text("oldest_age_hours:Q", format=".1f"))
@@ -143,19 +152,30 @@ def appeals(rows: list[dict]) -> tuple[str, alt.Chart]:
     row = rows[0] if rows else {}
     long = [{"rate": "appeal rate", "pct": row.get("appeal_rate_pct")},
             {"rate": "overturn rate", "pct": row.get("overturn_rate_pct")}]
-    takeaway = (f"{row.get('appealed', 0)} of {row.get('decisions', 0)} decisions appealed "
-                f"({_pct(row.get('appeal_rate_pct'))}); {row.get('overturned', 0)} overturned "
-                f"({_pct(row.get('overturn_rate_pct'))} of appeals).")
+    if not row.get("decisions"):
+        takeaway = "No decisions in this window, so nothing to appeal."
+    elif not row.get("appealed"):
+        takeaway = f"None of the {row['decisions']} decisions was appealed."
+    else:
+        takeaway = (f"{row['appealed']} of {row['decisions']} decisions appealed "
+                    f"({_pct(row.get('appeal_rate_pct'))}); {row.get('overturned', 0)} "
+                    f"overturned ({_pct(row.get('overturn_rate_pct'))} of appeals).")
     return _rate_bars(long, "rate", "pct", "", "Share (%)", takeaway)
 
 
 def _shares(rows: list[dict], key: str, label: str, what: str) -> tuple[str, alt.Chart]:
-    takeaway = (f"{rows[0][key]} leads with {rows[0]['decisions']} of "
-                f"{sum(r['decisions'] for r in rows)} decisions ({_pct(rows[0]['share_pct'])})."
-                if rows else _empty(rows, what))
+    total = sum(r["decisions"] for r in rows)
+    if not rows:
+        takeaway = _empty(rows, what)
+    elif len(rows) == 1:
+        takeaway = f"All {total} decisions: {rows[0][key]}."
+    else:
+        takeaway = (f"{rows[0][key]} leads with {rows[0]['decisions']} of {total} decisions "
+                    f"({_pct(rows[0]['share_pct'])}); then {rows[1][key]} "
+                    f"({_pct(rows[1]['share_pct'])}).")
     chart = alt.Chart(_data(rows)).mark_bar().encode(
         y=alt.Y(f"{key}:N", title=label, sort="-x"),
-        x=alt.X("decisions:Q", title="Decisions (count)"),
+        x=alt.X("decisions:Q", title="Decisions (count)", axis=alt.Axis(tickMinStep=1)),
         tooltip=[f"{key}:N", "decisions:Q", "share_pct:Q"])
     return takeaway, chart
 
@@ -164,8 +184,12 @@ def four_eyes(rows: list[dict]) -> tuple[str, alt.Chart]:
     row = rows[0] if rows else {}
     long = [{"outcome": "approved", "decisions": row.get("reviewed", 0) - row.get("rejected", 0)},
             {"outcome": "rejected", "decisions": row.get("rejected", 0)}]
-    takeaway = (f"{row.get('rejected', 0)} of {row.get('reviewed', 0)} decisions sent for a second"
-                f" opinion were rejected ({_pct(row.get('rejection_rate_pct'))}).")
+    if not row.get("reviewed"):
+        takeaway = "No decision went to a second reviewer in this window."
+        long = []  # no bars of zero: the chart says it is empty
+    else:
+        takeaway = (f"{row.get('rejected', 0)} of {row['reviewed']} decisions sent for a second"
+                    f" opinion were rejected ({_pct(row.get('rejection_rate_pct'))}).")
     chart = alt.Chart(_data(long)).mark_bar().encode(
         y=alt.Y("outcome:N", title="Second reviewer"),
         x=alt.X("decisions:Q", title="Decisions (count)"), tooltip=["outcome:N", "decisions:Q"])
@@ -175,8 +199,17 @@ def four_eyes(rows: list[dict]) -> tuple[str, alt.Chart]:
 def delivery(rows: list[dict]) -> tuple[str, alt.Chart]:
     if rows:
         worst = min(rows, key=lambda r: r["success_pct"])
-        takeaway = (f"Lowest delivery success: {worst['audience']} at {_pct(worst['success_pct'])}"
-                    f" (p90 latency {worst['p90_seconds'] if worst['p90_seconds'] is not None else '–'} s).")
+        timed = [r for r in rows if r["p90_seconds"] is not None]
+        slowest = max(timed, key=lambda r: r["p90_seconds"]) if timed else None
+        latency = (f"slowest p90 latency {slowest['audience']} at {slowest['p90_seconds']:g} s"
+                   if slowest else "no latency measured")
+        if worst["success_pct"] == 100:
+            takeaway = (f"All {sum(r['notifications'] for r in rows)} notifications delivered "
+                        f"to {len(rows)} audiences; {latency}.")
+        else:
+            takeaway = (f"Lowest delivery success: {worst['audience']} at "
+                        f"{_pct(worst['success_pct'])} ({worst['notifications'] - worst['delivered']}"
+                        f" of {worst['notifications']} not delivered); {latency}.")
     else:
         takeaway = _empty(rows, "notifications")
     base = alt.Chart(_data(rows)).encode(y=alt.Y("audience:N", title="Audience"))
@@ -206,7 +239,7 @@ CHARTS: list[tuple[str, str, Builder]] = [
      lambda rows: _percentiles(rows, "channel", "channel")),
     ("sla_compliance_by_queue", "SLA compliance per queue", sla),
     ("legal_deadline_compliance", "Legal-deadline compliance of authority orders", legal),
-    ("backlog_by_queue", "Backlog per queue at the end of the window (label: oldest age, h)",
+    ("backlog_by_queue", "Open cases per queue at the end of the window (label: oldest, hours)",
      backlog),
     ("appeals", "Appeal and overturn rates", appeals),
     ("action_mix", "Action mix of first decisions",

@@ -81,14 +81,16 @@ def report(
         connection = open_archive(archive_path(archive), read_only=True)
     except FileNotFoundError as exc:
         fail(str(exc))
-    try:
-        figures = compute(connection, since, until)
-    finally:
-        connection.close()
     target = output or _default_output(fmt)
     with progress() as bar:
         from warden.cli.kpi.charts import CHARTS
 
+        querying = bar.add_task("computing the KPIs", total=1)
+        try:
+            figures = compute(connection, since, until)
+        finally:
+            connection.close()
+        bar.advance(querying)
         task = bar.add_task(f"rendering {fmt}", total=len(CHARTS) if fmt in ("html", "md") else 1)
         written = write_report(figures, since=since, until=until, fmt=fmt, output=target,
                                step=lambda what: bar.advance(task))

@@ -76,7 +76,9 @@ KPIS = [
     # The backlog when the window ends: cases whose last event before then opened them.
     Kpi("backlog_by_queue", f"""
         WITH state AS (
-            SELECT case_id, 'open' AS kind, queue, routed_at AS happened_at FROM routings
+            -- routing's own "decided" announcement closes the case like the decision does
+            SELECT case_id, CASE WHEN status = 'open' THEN 'open' ELSE 'decided' END AS kind,
+                   queue, routed_at AS happened_at FROM routings
             UNION ALL
             -- any decision closes the case again, a reversal closes its appeal
             SELECT case_id, 'decided', NULL, decided_at FROM decisions),

@@ -79,7 +79,8 @@ def write_report(figures: dict[str, list[dict]], *, since: datetime, until: date
         return [output]
     if fmt == "png":
         step("all charts")
-        output.write_bytes(png(alt.vconcat(*(c.chart for c in charts)).properties(
+        output.write_bytes(png(alt.vconcat(*(c.chart for c in charts)).resolve_scale(
+            color="independent").properties(
             title=alt.TitleParams(f"{title}, {_window(since, until)}", fontSize=18))))
         return [output]
     if fmt == "md":

@@ -19,6 +19,8 @@ CREATE OR REPLACE TEMP VIEW routings AS
 SELECT data->>'case_id'                                     AS case_id,
        data->>'queue'                                       AS queue,
        data->>'reason'                                      AS reason,
+       -- 'open', or 'decided' on the event routing emits when a decision closes the case
+       coalesce(data->>'status', 'open')                    AS status,
        CAST(data->>'due_at' AS TIMESTAMPTZ)                 AS due_at,
        CAST(data->>'routed_at' AS TIMESTAMPTZ)              AS routed_at,
        data->'report_ids'                                   AS report_ids

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -106,8 +106,9 @@ class Verification:
     first_bad: Break | None
 
 
-async def verify(session: AsyncSession, page: int = 1000) -> Verification:
-    """Walk the whole chain in order, a page at a time."""
+async def verify(session: AsyncSession, page: int = 1000,
+                 on_page: Callable[[int], None] = lambda n: None) -> Verification:
+    """Walk the whole chain in order, a page at a time (``on_page`` gets each page's size)."""
     seq, head, checked = 0, GENESIS, 0
     while True:
         rows = (await session.execute(
@@ -118,16 +119,21 @@ async def verify(session: AsyncSession, page: int = 1000) -> Verification:
         if broken is not None:
             return Verification(False, checked + (broken.seq - rows[0].seq), seq, head, broken)
         checked += len(rows)
+        on_page(len(rows))
 
 
-async def verify_database(database_url: str) -> Verification:
-    """Verify the chain of the decision database at ``database_url`` (the CLI's entry)."""
+async def verify_database(database_url: str, *,
+                          on_start: Callable[[int], None] = lambda total: None,
+                          on_page: Callable[[int], None] = lambda n: None) -> Verification:
+    """Verify the chain of the decision database at ``database_url`` (the CLI's entry);
+    ``on_start`` gets the number of records, ``on_page`` each page verified."""
     from warden.shared.db import create_engine, session_factory
 
     engine = create_engine(database_url, pool_size=1)
     try:
         async with session_factory(engine)() as session:
-            return await verify(session)
+            on_start(await session.scalar(sa.select(sa.func.count()).select_from(_log)) or 0)
+            return await verify(session, on_page=on_page)
     finally:
         await engine.dispose()
 

@@ -26,6 +26,10 @@ QUEUE_AT_RISK = Gauge("warden_routing_queue_at_risk",
                       "Open cases within the at-risk margin of their due time", ["queue"])
 QUEUE_OVERDUE = Gauge("warden_routing_queue_overdue", "Open cases past their due time",
                       ["queue"])
+LEGAL_DEADLINE_AT_RISK = Gauge(
+    "warden_routing_legal_deadline_at_risk",
+    "Open cases whose legal deadline (an authority order's) is within the at-risk margin "
+    "or already passed", ["queue"])
 QUEUE_OLDEST_AGE = Gauge("warden_routing_queue_oldest_age_seconds",
                          "Age in its queue of the longest-waiting open case", ["queue"])
 POLICY_INFO = Gauge("warden_routing_policy_info", "The routing policy in force (value 1)",

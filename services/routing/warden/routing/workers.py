@@ -1,7 +1,8 @@
 """Background workers of the routing service (started and stopped by the app's lifespan).
 
 * ``SlaWatcher``: announces cases at risk and overdue (``cases.sla``, once per case and due
-  time), raises priorities as due times near, and keeps the queue gauges current.
+  time), raises priorities as due times near, and keeps the queue gauges current (the
+  legal-deadline gauge included).
 * ``LeaseSweeper``: returns cases whose lease ran out to their queue (claims also do this
   lazily; the sweeper keeps the queue figures and the case history honest in between).
 * ``PolicyReloadOnSignal``: ``kill -HUP`` re-reads the routing policy, like the reload endpoint.
@@ -15,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.routing import service
+from warden.routing import metrics, service
+from warden.routing.models import OPEN, Case
 from warden.routing.service import Routing
 from warden.shared.clock import utcnow
 from warden.shared.errors import WardenError
@@ -51,6 +54,10 @@ class SlaWatcher(Periodic):
     # What "now" is for due times: replaceable, so tests drive time instead of racing it.
     clock: Callable[[], datetime] = staticmethod(utcnow)
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._legal_queues: set[str] = set()  # every queue the legal gauge was set for
+
     async def tick(self) -> None:
         now = self.clock()
         # Overdue first: a case that skipped its at-risk window is announced once, as overdue.
@@ -59,6 +66,21 @@ class SlaWatcher(Periodic):
         await self.drain(lambda ctx, s: service.refresh_priorities(ctx, s, now))
         async with self.sessions() as session:
             await service.publish_queue_metrics(self.ctx, session, now)
+            await self.publish_legal_deadlines(session, now)
+
+    async def publish_legal_deadlines(self, session: AsyncSession, now: datetime) -> None:
+        """``warden_routing_legal_deadline_at_risk`` per queue: open cases whose legal
+        deadline falls within the at-risk margin, or has passed undecided. Every queue of
+        the policy, and every queue that had such cases, is set (0 once they are decided)."""
+        margin = timedelta(seconds=self.ctx.settings.sla_at_risk_margin_s)
+        near = Case.legal_deadline <= now + margin
+        rows = (await session.execute(
+            sa.select(Case.queue, sa.func.count()).where(Case.status == OPEN, near)
+            .group_by(Case.queue))).all()
+        counts = {queue: count for queue, count in rows}
+        self._legal_queues |= {*self.ctx.policy.policy.queues, *counts}
+        for queue in self._legal_queues:
+            metrics.LEGAL_DEADLINE_AT_RISK.labels(queue).set(counts.get(queue, 0))
 
 
 class LeaseSweeper(Periodic):

@@ -54,7 +54,7 @@ from warden.shared.observability import (
     scrubbed_traceback,
 )
 from warden.shared.settings import ServiceSettings
-from warden.shared.tracing import consuming
+from warden.shared.tracing import consuming, continuing
 
 log = get_logger(__name__)
 _inbox = InboxRecord.__table__
@@ -103,6 +103,29 @@ def _traceparent(message: Incoming) -> str | None:
         return message.event.traceparent
     header = dict(message.record.headers or []).get("traceparent")
     return header.decode("latin-1") if header else None
+
+
+@contextlib.contextmanager
+def _about(record: ConsumerRecord):
+    """Log lines about ``record`` written outside its handler (retries, dead-lettering) carry
+    its correlation id and trace id, read from its envelope or else its headers. Only the
+    failure paths pay for this: the handler's own span and correlation id cover the rest."""
+    headers = {key.lower(): value for key, value in record.headers or []}
+    correlation = headers.get("x-correlation-id") or headers.get("correlation-id")
+    cid = correlation.decode("latin-1") if correlation else None
+    traceparent = headers["traceparent"].decode("latin-1") if "traceparent" in headers else None
+    try:
+        event = CloudEvent.from_bytes(record.value)
+    except Exception:  # noqa: BLE001 - not an envelope (or not even JSON): the headers' ids
+        pass
+    else:
+        cid, traceparent = event.correlationid or cid, event.traceparent or traceparent
+    token = correlation_id_var.set(cid)
+    try:
+        with continuing(traceparent):
+            yield
+    finally:
+        correlation_id_var.reset(token)
 
 
 class _Outage(Exception):
@@ -259,20 +282,24 @@ class ConsumerRunner:
                     raise
                 except _Outage as exc:
                     outage += 1
-                    log.warning("consumer_dependency_unavailable", consumer=self.consumer_id,
-                                error=repr(exc.__cause__), attempt=outage)
+                    with _about(record):
+                        log.warning("consumer_dependency_unavailable", consumer=self.consumer_id,
+                                    error=repr(exc.__cause__), attempt=outage)
                     await asyncio.sleep(backoff_delay(outage, initial=0.5, maximum=10))
                 except Exception as exc:  # noqa: BLE001 - classified below
                     attempt += 1
                     retryable = not isinstance(exc, WardenError) or exc.retryable
                     if retryable and attempt < self.settings.consumer_max_attempts:
-                        log.warning("consumer_retry", consumer=self.consumer_id, attempt=attempt,
-                                    error=repr(exc), offset=record.offset, topic=record.topic)
+                        with _about(record):
+                            log.warning("consumer_retry", consumer=self.consumer_id,
+                                        attempt=attempt, error=repr(exc), offset=record.offset,
+                                        topic=record.topic)
                         await asyncio.sleep(backoff_delay(
                             attempt, initial=self.settings.consumer_backoff_initial_s,
                             maximum=self.settings.consumer_backoff_max_s))
                         continue
-                    await self.dead_letter(record, exc, attempt)
+                    with _about(record):
+                        await self.dead_letter(record, exc, attempt)
                     EVENTS_CONSUMED.labels(service, record.topic, "dead_lettered").inc()
                     return
 

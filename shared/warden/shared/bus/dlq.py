@@ -128,13 +128,16 @@ def letter_filter(reason: str | None = None, error_type: str | None = None,
 
 async def replay_dead_letters(settings: ServiceSettings, topic: str, limit: int, group: str, *,
                               where: LetterFilter | None = None,
-                              dry_run: bool = False) -> Replay:
+                              dry_run: bool = False,
+                              on_start: Callable[[int], None] = lambda total: None,
+                              on_progress: Callable[[int], None] = lambda n: None) -> Replay:
     """Send dead letters back to their original topic: value, key, original headers (the
     ``dlq.*`` ones stripped) and original timestamp.
 
     Progress is kept in consumer group ``group``: a letter is replayed once, and one that
     ``where`` rejects is passed over for good. ``dry_run`` only lists what would go (and
-    moves no progress).
+    moves no progress). ``on_start`` gets the number of letters to look at (at most
+    ``limit``), ``on_progress`` each batch looked at (for a progress bar).
     """
     name = dlq(settings.topic(topic))
     consumer = AIOKafkaConsumer(name, bootstrap_servers=settings.kafka_bootstrap,
@@ -142,9 +145,13 @@ async def replay_dead_letters(settings: ServiceSettings, topic: str, limit: int,
                                 group_id=f"{settings.topic_prefix}{group}")
     publisher = Publisher(settings.kafka_bootstrap, f"warden-dlq-replay-{uuid.uuid4().hex[:6]}")
     result = Replay(dry_run=dry_run, letters=[] if dry_run else None)
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a broker that cannot be reached still closes it
         ends = await _ends_once_assigned(consumer)
+        waiting = 0
+        for tp, end in ends.items():
+            waiting += max(0, end - await consumer.position(tp))
+        on_start(min(waiting, limit))
         while result.replayed < limit and await _behind(consumer, ends):
             batch = await consumer.getmany(timeout_ms=2000,
                                            max_records=min(500, limit - result.replayed))
@@ -159,6 +166,7 @@ async def replay_dead_letters(settings: ServiceSettings, topic: str, limit: int,
                         result.letters.append(letter)
                     else:
                         await publisher.send(_back_to_its_topic(record, settings.topic(topic)))
+                on_progress(len(records))
             if not dry_run and batch:
                 await consumer.commit()
     finally:
