@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,31 +26,41 @@ _history = CaseHistory.__table__
 
 Pair = tuple[str, str]  # (subject id, policy area): what one open case gathers
 
+# Arrays, not expanding IN lists: one SQL text whatever the run's length, so PostgreSQL and
+# asyncpg prepare each statement once.
+_UUIDS = sa.ARRAY(PG_UUID(as_uuid=True))
+_TEXTS = sa.ARRAY(sa.Text)
 _KNOWN = sa.select(_reports.c.report_id).where(
-    _reports.c.report_id.in_(sa.bindparam("ids", expanding=True)))
-_PAIR = sa.tuple_(_cases.c.subject_id, _cases.c.policy_area)
+    _reports.c.report_id == sa.func.any_(sa.bindparam("ids", type_=_UUIDS)))
+_pairs = (sa.func.unnest(sa.bindparam("subjects", type_=_TEXTS),
+                         sa.bindparam("areas", type_=_TEXTS))
+          .table_valued("subject_id", "policy_area").render_derived())
+_IN_PAIRS = sa.tuple_(_cases.c.subject_id, _cases.c.policy_area).in_(
+    sa.select(_pairs.c.subject_id, _pairs.c.policy_area))
 # Locked in one order (by id), so two runs that share subjects cannot deadlock here.
 _LOCK_OPEN = (
     sa.select(_cases)
-    .where(_PAIR.in_(sa.bindparam("pairs", expanding=True)),
-           _cases.c.status == OPEN, _cases.c.stage == REVIEW)
+    .where(_IN_PAIRS, _cases.c.status == OPEN, _cases.c.stage == REVIEW)
     .order_by(_cases.c.id)
     .with_for_update())
 _LATEST = (
     sa.select(_cases.c.subject_id, _cases.c.policy_area, _cases.c.id)
-    .where(_PAIR.in_(sa.bindparam("pairs", expanding=True)))
+    .where(_IN_PAIRS)
     .ext(distinct_on(_cases.c.subject_id, _cases.c.policy_area))
     .order_by(_cases.c.subject_id, _cases.c.policy_area, _cases.c.opened_at.desc()))
+_asked = (sa.func.unnest(sa.bindparam("case_ids", type_=_UUIDS),
+                         sa.bindparam("keys", type_=_TEXTS))
+          .table_valued("case_id", "reporter_key").render_derived())
 _SEEN = (
     sa.select(_reports.c.case_id, _reports.c.reporter_key).distinct()
     .where(sa.tuple_(_reports.c.case_id, _reports.c.reporter_key)
-           .in_(sa.bindparam("pairs", expanding=True))))
+           .in_(sa.select(_asked.c.case_id, _asked.c.reporter_key))))
 _ranked = (
     sa.select(_reports.c.case_id, _reports.c.report_id, _reports.c.received_at,
               sa.func.row_number().over(
                   partition_by=_reports.c.case_id,
                   order_by=(_reports.c.received_at, _reports.c.report_id)).label("n"))
-    .where(_reports.c.case_id.in_(sa.bindparam("case_ids", expanding=True)))
+    .where(_reports.c.case_id == sa.func.any_(sa.bindparam("case_ids", type_=_UUIDS)))
     .subquery())
 _FIRST_REPORTS = (
     sa.select(_ranked.c.case_id, _ranked.c.report_id, _ranked.c.received_at)
@@ -74,13 +85,17 @@ _INSERT_REPORTS = sa.insert(_reports)
 _INSERT_HISTORY = sa.insert(_history)
 
 
+def _pair_arrays(pairs: list[Pair]) -> dict[str, list[str]]:
+    return {"subjects": [s for s, _ in pairs], "areas": [a for _, a in pairs]}
+
+
 async def known_reports(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
     return set((await session.scalars(_KNOWN, {"ids": ids})).all())
 
 
 async def lock_open_cases(session: AsyncSession, pairs: list[Pair]) -> dict[Pair, sa.Row]:
     """The open first-instance cases on these subjects and areas, locked for this transaction."""
-    rows = (await session.execute(_LOCK_OPEN, {"pairs": pairs})).all()
+    rows = (await session.execute(_LOCK_OPEN, _pair_arrays(pairs))).all()
     return {(row.subject_id, row.policy_area): row for row in rows}
 
 
@@ -88,7 +103,7 @@ async def latest_cases(session: AsyncSession, pairs: list[Pair]) -> dict[Pair, u
     """The most recent earlier case on each subject and area (a new case links to it)."""
     if not pairs:
         return {}
-    rows = (await session.execute(_LATEST, {"pairs": pairs})).all()
+    rows = (await session.execute(_LATEST, _pair_arrays(pairs))).all()
     return {(row.subject_id, row.policy_area): row.id for row in rows}
 
 
@@ -97,7 +112,8 @@ async def seen_reporters(session: AsyncSession,
     """Which of these (case, reporter key) pairs already have a report in the case."""
     if not pairs:
         return set()
-    rows = (await session.execute(_SEEN, {"pairs": pairs})).all()
+    rows = (await session.execute(_SEEN, {"case_ids": [c for c, _ in pairs],
+                                          "keys": [k for _, k in pairs]})).all()
     return {(row.case_id, row.reporter_key) for row in rows}
 
 

@@ -64,6 +64,15 @@ from warden.shared.tracing import consuming
 log = get_logger(__name__)
 _inbox = InboxRecord.__table__
 _CLAIM_IN_INBOX = insert(_inbox).on_conflict_do_nothing().returning(_inbox.c.event_id)
+# A run's event ids (all of one partition, hence one topic) in one statement of one SQL text.
+_run_ids = (sa.func.unnest(sa.bindparam("event_ids", type_=sa.ARRAY(sa.Text)))
+            .table_valued("event_id").render_derived())
+_CLAIM_RUN_IN_INBOX = (
+    insert(_inbox)
+    .from_select(["consumer", "event_id", "topic"],
+                 sa.select(sa.bindparam("consumer", type_=sa.Text), _run_ids.c.event_id,
+                           sa.bindparam("topic", type_=sa.Text)))
+    .on_conflict_do_nothing().returning(_inbox.c.event_id))
 
 
 @dataclass
@@ -311,9 +320,11 @@ class ConsumerRunner:
 
     async def _claim_all_in_inbox(self, session: AsyncSession,
                                   messages: list[Incoming]) -> set[str]:
-        rows = {m.event_id: {"consumer": self.consumer_id, "event_id": m.event_id,
-                             "topic": m.record.topic} for m in messages}
-        inserted = await session.execute(_CLAIM_IN_INBOX, list(rows.values()))
+        topic = messages[0].record.topic
+        event_ids = list(dict.fromkeys(m.event_id for m in messages))
+        assert all(m.record.topic == topic for m in messages), "a run is of one partition"
+        inserted = await session.execute(_CLAIM_RUN_IN_INBOX, {
+            "consumer": self.consumer_id, "topic": topic, "event_ids": event_ids})
         return {row[0] for row in inserted}
 
     async def _process_until_settled(self, record: ConsumerRecord) -> None:
