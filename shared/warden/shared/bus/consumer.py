@@ -163,7 +163,7 @@ class ConsumerRunner:
     sessions: async_sessionmaker[AsyncSession]
     producer: Publisher
     parse: Parser = parse_cloudevent
-    max_records: int = 200
+    max_records: int = 1000  # per fetch, across partitions (runs are cut at consumer_batch_size)
     batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
     _task: asyncio.Task | None = field(default=None, init=False)
