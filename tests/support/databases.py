@@ -6,6 +6,7 @@ Migrating once into a template and cloning it per test keeps every test isolated
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from pathlib import Path
@@ -68,9 +69,18 @@ async def create_test_database(admin_dsn: str, service: str, migrations: Path) -
     return name, _sqlalchemy_url(admin_dsn, name)
 
 
-async def drop_database(admin_dsn: str, name: str) -> None:
+async def drop_database(admin_dsn: str, name: str, attempts: int = 30) -> None:
+    """Drop it, waiting out a backend we may not terminate (an autovacuum worker, which a
+    test that wrote many rows can wake)."""
     conn = await _admin(admin_dsn)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(1, attempts + 1):
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(0.5)
     finally:
         await conn.close()

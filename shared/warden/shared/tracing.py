@@ -26,6 +26,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 _propagator = TraceContextTextMapPropagator()
 _providers: dict[str, TracerProvider] = {}
+_tracers: dict[tuple[str, str], trace.Tracer] = {}
 
 
 def tracer_provider(service: str) -> TracerProvider:
@@ -36,6 +37,15 @@ def tracer_provider(service: str) -> TracerProvider:
                                                             "service.namespace": "warden"}))
         _providers[service] = provider
     return provider
+
+
+def _tracer(service: str, name: str) -> trace.Tracer:
+    """The service's tracer for ``name``, made once (``get_tracer`` builds a new one per call,
+    which costs more than the span on the consumers' hot path)."""
+    tracer = _tracers.get((service, name))
+    if tracer is None:
+        tracer = _tracers[(service, name)] = tracer_provider(service).get_tracer(name)
+    return tracer
 
 
 def configure_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider:
@@ -80,7 +90,7 @@ def consuming(service: str, *, topic: str, event_type: str, event_id: str,
     """A consumer span for one event, continuing the trace its producer started."""
     # No traceparent (an upstream producer that sends none): the span starts a new trace.
     parent = _propagator.extract({"traceparent": traceparent}) if traceparent else None
-    tracer = tracer_provider(service).get_tracer("warden.bus")
+    tracer = _tracer(service, "warden.bus")
     with tracer.start_as_current_span(
             f"{topic} process", kind=SpanKind.CONSUMER, context=parent,
             attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
@@ -107,7 +117,7 @@ def continuing(traceparent: str | None) -> Iterator[None]:
 def working(service: str, name: str, **attributes: str) -> Iterator[trace.Span]:
     """An internal span for background work (not a request, not a consumed event), so that
     its log lines carry a trace id too."""
-    tracer = tracer_provider(service).get_tracer("warden.work")
+    tracer = _tracer(service, "warden.work")
     with tracer.start_as_current_span(name, kind=SpanKind.INTERNAL,
                                       attributes=attributes) as span:
         yield span

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from warden.decision import persistence
 from warden.decision.catalogue import load_catalogue
 from warden.decision.service import DecisionContext
@@ -30,13 +32,22 @@ def context(runtime: Runtime) -> DecisionContext:
 
 
 def handlers(ctx: DecisionContext):
-    async def on_case_routed(delivery: Delivery) -> None:
-        routed = delivery.payload
-        await persistence.upsert_routed_case(delivery.session, routed)
-        if routed.automated_decision is not None:
-            await decide_automatically(ctx, delivery.session, routed, datetime.now(UTC))
+    async def on_cases_routed(session: AsyncSession, deliveries: list[Delivery]) -> None:
+        """A run of routed cases: one multi-row upsert of the copies up to each case that
+        carries an automated decision order, which is then decided on the copy as it stood
+        after its own event (as if handled one by one)."""
+        run: list[Delivery] = []
+        for delivery in deliveries:
+            run.append(delivery)
+            if delivery.payload.automated_decision is not None:
+                await persistence.upsert_routed_cases(session, [d.payload for d in run])
+                run = []
+                with delivery.scope():
+                    await decide_automatically(ctx, session, delivery.payload,
+                                               datetime.now(UTC))
+        await persistence.upsert_routed_cases(session, [d.payload for d in run])
 
-    return on_case_routed
+    return on_cases_routed
 
 
 async def on_notification_delivered(delivery: Delivery) -> None:
@@ -57,7 +68,7 @@ async def wire(runtime: Runtime) -> None:
     runtime.extras[CONTEXT] = ctx
     await install_api_keys(runtime, SCOPES)
     runtime.consumers.append(runtime.consumer(
-        "cases", [topics.CASES_ROUTED], {CASE_ROUTED_V1: handlers(ctx)}))
+        "cases", [topics.CASES_ROUTED], {}, batch_handlers={CASE_ROUTED_V1: handlers(ctx)}))
     runtime.consumers.append(runtime.consumer(
         "notifications", [topics.NOTIFICATIONS_DELIVERED],
         {NOTIFICATION_DELIVERED_V1: on_notification_delivered}))

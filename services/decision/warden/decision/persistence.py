@@ -18,9 +18,9 @@ _cases = Case.__table__
 _strikes = Strike.__table__
 
 # --- the lean copy of routed cases --------------------------------------------------------------
-# One statement, built once, that only binds values: each cases.routed record costs one
-# round trip inside the consumer's batch transaction. Routing's later events update what
-# routing owns (queue, reports); status, stage and appeal are the decision service's own.
+# One statement, built once, that only binds values: a run of cases.routed records costs one
+# multi-row statement inside the consumer's batch transaction. Routing's later events update
+# what routing owns (queue, reports); status, stage and appeal are the decision service's own.
 _upsert = insert(_cases)
 _UPSERT_ROUTED = _upsert.on_conflict_do_update(
     index_elements=[_cases.c.case_id],
@@ -31,16 +31,28 @@ _UPSERT_ROUTED = _upsert.on_conflict_do_update(
     where=_cases.c.routed_at <= _upsert.excluded.routed_at)
 
 
-async def upsert_routed_case(session: AsyncSession, routed: CaseRoutedV1) -> None:
+async def upsert_routed_cases(session: AsyncSession, events: list[CaseRoutedV1]) -> None:
     """Keep what deciding needs; events for one subject arrive in order, and a stale one
-    (older ``routed_at``) changes nothing."""
-    await session.execute(_UPSERT_ROUTED, {
-        "case_id": routed.case_id, "subject": routed.subject.model_dump(mode="json"),
-        "policy_area": routed.policy_area, "category": routed.category, "queue": routed.queue,
-        "channels": [c.value for c in routed.channels],
-        "report_ids": [str(r) for r in routed.report_ids],
-        "first_routed_at": routed.routed_at, "routed_at": routed.routed_at,
-        "status": OPEN, "stage": "review", "appeal_id": None})
+    (older ``routed_at``) changes nothing. Several events of one case in the run fold into
+    one row first (one statement may not change a row twice): the newest wins, as it would
+    one by one, and ``first_routed_at`` is the first event's."""
+    rows: dict[uuid.UUID, dict] = {}
+    for routed in events:
+        row = {
+            "case_id": routed.case_id, "subject": routed.subject.model_dump(mode="json"),
+            "policy_area": routed.policy_area, "category": routed.category,
+            "queue": routed.queue, "channels": [c.value for c in routed.channels],
+            "report_ids": [str(r) for r in routed.report_ids],
+            "first_routed_at": routed.routed_at, "routed_at": routed.routed_at,
+            "status": OPEN, "stage": "review", "appeal_id": None}
+        earlier = rows.get(routed.case_id)
+        if earlier is not None:
+            if routed.routed_at < earlier["routed_at"]:
+                continue
+            row["first_routed_at"] = earlier["first_routed_at"]
+        rows[routed.case_id] = row
+    if rows:
+        await session.execute(_UPSERT_ROUTED, list(rows.values()))
 
 
 def view_of(row: Case) -> CaseView:

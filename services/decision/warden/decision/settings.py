@@ -21,6 +21,8 @@ class DecisionSettings(ApiKeySettings):
 
     database_url: str = f"{LOCAL_PG}/warden_decision"
     port: int = 8003
+    # The copies of routed cases are upserted a run at a time (one statement per run).
+    consumer_batch_size: int = Field(500, ge=1)
 
     actions_path: Path = Field(DEFAULT_ACTIONS_PATH, description="the action catalogue YAML")
     policies_path: Path = Field(DEFAULT_POLICIES_PATH, description="the policy catalogue YAML")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,13 +26,39 @@ from warden.shared.contracts.events import (
 _reports = Report.__table__
 
 
+@dataclass(slots=True)
+class NewReport:
+    """A report about to be inserted, read like a ``Report`` row (nothing downstream yet).
+
+    A plain object on purpose: building a SQLModel table instance costs more (≈ 0.4 ms,
+    validation and ORM instrumentation) than the whole insert, and the statement below binds
+    plain values anyway."""
+
+    id: uuid.UUID
+    client_id: uuid.UUID
+    channel: str
+    external_id: str | None
+    idempotency_key: str | None
+    request_fingerprint: str
+    subject_id: str
+    received_at: datetime
+    normalized: dict[str, Any]
+    case_id: uuid.UUID | None = None
+    queue: str | None = None
+    routed_at: datetime | None = None
+    decision_id: uuid.UUID | None = None
+    action: str | None = None
+    decided_at: datetime | None = None
+    notified_at: datetime | None = None
+
+
 def new_report_row(report: ReportNormalizedV1, *, idempotency_key: str | None,
-                   fingerprint: str) -> Report:
-    return Report(id=report.report_id, client_id=uuid.UUID(report.client_id),
-                  channel=report.channel.value, external_id=report.external_id,
-                  idempotency_key=idempotency_key, request_fingerprint=fingerprint,
-                  subject_id=report.subject.id, received_at=report.received_at,
-                  normalized=report.model_dump(mode="json"))
+                   fingerprint: str) -> NewReport:
+    return NewReport(id=report.report_id, client_id=uuid.UUID(report.client_id),
+                     channel=report.channel.value, external_id=report.external_id,
+                     idempotency_key=idempotency_key, request_fingerprint=fingerprint,
+                     subject_id=report.subject.id, received_at=report.received_at,
+                     normalized=report.model_dump(mode="json"))
 
 
 _INSERTED_COLUMNS = ("id", "client_id", "channel", "external_id", "idempotency_key",
@@ -55,7 +82,8 @@ def _insert_with_event() -> sa.Select:
 _INSERT_WITH_EVENT = _insert_with_event()
 
 
-async def insert_report(session: AsyncSession, row: Report, event: dict[str, Any]) -> bool:
+async def insert_report(session: AsyncSession, row: NewReport,
+                        event: dict[str, Any]) -> bool:
     """Insert unless a report with the same idempotency key or external id exists, and with
     it stage ``event`` (an ``Outbox.row``); False, with nothing written, for a known report.
 

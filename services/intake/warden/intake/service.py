@@ -42,7 +42,7 @@ class IdempotencyKeyReused(InvalidInput):
 
 @dataclass(frozen=True)
 class Outcome:
-    report: Report
+    report: Report | persistence.NewReport
     duplicate: bool
 
 
@@ -116,7 +116,8 @@ async def accept_batch(sessions: async_sessionmaker[AsyncSession], outbox: Outbo
     return sorted(results, key=lambda r: r.index)
 
 
-async def _first_report(session: AsyncSession, client: ClientIdentity, row: Report) -> Report:
+async def _first_report(session: AsyncSession, client: ClientIdentity,
+                        row: persistence.NewReport) -> Report:
     if row.idempotency_key is not None:
         first = await persistence.find_by_idempotency_key(session, client.id, row.idempotency_key)
         if first is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from warden.routing import approvals, service
 from warden.routing.policy import PolicyStore
 from warden.routing.service import Routing
@@ -33,8 +35,10 @@ def routing(runtime: Runtime) -> Routing:
 
 
 def handlers(ctx: Routing):
-    async def on_report_normalized(delivery: Delivery) -> None:
-        await service.route_report(ctx, delivery.session, delivery.payload, datetime.now(UTC))
+    async def on_reports_normalized(session: AsyncSession, deliveries: list[Delivery]) -> None:
+        """A run of reports of one partition, routed together (set-based statements)."""
+        await service.route_reports(ctx, session, [d.payload for d in deliveries],
+                                    datetime.now(UTC), scopes=[d.scope for d in deliveries])
 
     async def on_decision_recorded(delivery: Delivery) -> None:
         decision = delivery.payload
@@ -46,7 +50,7 @@ def handlers(ctx: Routing):
         await service.reopen_on_appeal(ctx, delivery.session, delivery.payload,
                                        datetime.now(UTC))
 
-    return on_report_normalized, on_decision_recorded, on_appeal_filed
+    return on_reports_normalized, on_decision_recorded, on_appeal_filed
 
 
 async def on_pending_approval(delivery: Delivery) -> None:
@@ -67,7 +71,8 @@ def wire(runtime: Runtime) -> None:
     runtime.extras[ROUTING] = ctx
     on_report, on_decision, on_appeal = handlers(ctx)
     runtime.consumers.append(runtime.consumer(
-        "reports", [topics.REPORTS_NORMALIZED], {REPORT_NORMALIZED_V1: on_report}))
+        "reports", [topics.REPORTS_NORMALIZED], {},
+        batch_handlers={REPORT_NORMALIZED_V1: on_report}))
     runtime.consumers.append(runtime.consumer(
         "outcomes", [topics.DECISIONS_RECORDED, topics.APPEALS_FILED],
         {DECISION_RECORDED_V1: on_decision, DECISION_RECORDED_V2: on_decision,

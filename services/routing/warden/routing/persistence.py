@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.routing.domain import CaseState, LeaseView, reporter_key
+from warden.routing.domain import CaseState, LeaseView
 from warden.routing.models import (
     ONE_OPEN_CASE_WHERE,
     OPEN,
@@ -77,51 +77,19 @@ def clear_lease(case: Case) -> None:
 
 
 # --- cases and their reports -----------------------------------------------------------------
-# Routing a report is the hot path: it uses Core statements that return rows (``sa.Row``, read
-# like a ``Case``) rather than the ORM's unit of work, built once with bound parameters so
-# that each execution only binds values (building a statement per call costs more than
-# running it).
+# Routing reports, the hot path, has its own set-based statements (``report_store``); these
+# serve the other use cases. Core statements built once with bound parameters, so that each
+# execution only binds values.
 
-_LOCK_OPEN_CASE = (
-    sa.select(_cases)
-    .where(_cases.c.subject_id == sa.bindparam("subject_id"),
-           _cases.c.policy_area == sa.bindparam("policy_area"),
-           _cases.c.status == OPEN, _cases.c.stage == REVIEW)
-    .with_for_update())
-_UPDATE_CASE = (sa.update(_cases).where(_cases.c.id == sa.bindparam("case_id"))
-                .returning(*_cases.c))
-_REPORT_CASE = sa.select(_reports.c.case_id).where(
-    _reports.c.report_id == sa.bindparam("report_id"))
-_REPORTER_SEEN = sa.select(sa.literal(1)).select_from(_reports).where(
-    _reports.c.case_id == sa.bindparam("case_id"),
-    _reports.c.reporter_key == sa.bindparam("reporter_key")).limit(1)
-_LATEST_CASE = (
-    sa.select(_cases.c.id)
-    .where(_cases.c.subject_id == sa.bindparam("subject_id"),
-           _cases.c.policy_area == sa.bindparam("policy_area"))
-    .order_by(_cases.c.opened_at.desc()).limit(1))
 _INSERT_OPEN_CASE = (
     insert(_cases)
     .on_conflict_do_nothing(index_elements=["subject_id", "policy_area"],
                             index_where=ONE_OPEN_CASE_WHERE)
     .returning(*_cases.c))
-_INSERT_REPORT = sa.insert(_reports)
 _REPORT_IDS = (
     sa.select(_reports.c.report_id).where(_reports.c.case_id == sa.bindparam("case_id"))
     .order_by(_reports.c.received_at, _reports.c.report_id).limit(sa.bindparam("limit")))
 _INSERT_HISTORY = sa.insert(_history)
-
-
-async def lock_open_case(session: AsyncSession, subject_id: str,
-                         policy_area: str) -> sa.Row | None:
-    """The open first-instance case on this subject, locked for this transaction."""
-    return (await session.execute(
-        _LOCK_OPEN_CASE, {"subject_id": subject_id, "policy_area": policy_area})).first()
-
-
-async def update_case(session: AsyncSession, case_id: uuid.UUID,
-                      values: dict[str, Any]) -> sa.Row:
-    return (await session.execute(_UPDATE_CASE, {"case_id": case_id, **values})).one()
 
 
 async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
@@ -130,24 +98,6 @@ async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
 
 async def get_case(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
     return await session.get(Case, case_id)
-
-
-async def report_is_known(session: AsyncSession, report_id: uuid.UUID) -> bool:
-    return await session.scalar(_REPORT_CASE, {"report_id": report_id}) is not None
-
-
-async def reporter_seen(session: AsyncSession, case_id: uuid.UUID, key: str | None) -> bool:
-    if key is None:
-        return False
-    found = await session.scalar(_REPORTER_SEEN, {"case_id": case_id, "reporter_key": key})
-    return found is not None
-
-
-async def latest_case_id(session: AsyncSession, subject_id: str,
-                         policy_area: str) -> uuid.UUID | None:
-    """The most recent earlier case on the subject (a new case links to it)."""
-    return await session.scalar(_LATEST_CASE,
-                                {"subject_id": subject_id, "policy_area": policy_area})
 
 
 async def insert_open_case(session: AsyncSession, *, report: ReportNormalizedV1,
@@ -166,16 +116,6 @@ async def insert_open_case(session: AsyncSession, *, report: ReportNormalizedV1,
         "opened_at": now, "queued_at": now, "updated_at": now,
     }
     return (await session.execute(_INSERT_OPEN_CASE, values)).first()
-
-
-async def add_report(session: AsyncSession, case_id: uuid.UUID, report: ReportNormalizedV1, *,
-                     rule_id: str, legal_deadline: datetime | None, now: datetime) -> None:
-    """Link the report to its case (its primary key makes a report join only one case)."""
-    await session.execute(_INSERT_REPORT, {
-        "report_id": report.report_id, "case_id": case_id, "channel": report.channel.value,
-        "category": report.category, "reporter_key": reporter_key(report), "rule_id": rule_id,
-        "received_at": report.received_at, "joined_at": now, "legal_deadline": legal_deadline,
-        "report": report.model_dump(mode="json")})
 
 
 async def report_ids(session: AsyncSession, case_id: uuid.UUID, limit: int) -> list[uuid.UUID]:

@@ -18,6 +18,9 @@ class RoutingSettings(ServiceSettings):
 
     database_url: str = f"{LOCAL_PG}/warden_routing"
     port: int = 8002
+    # Reports are routed a run at a time with a fixed handful of statements: longer runs,
+    # fewer statements per report.
+    consumer_batch_size: int = Field(500, ge=1)
 
     policy_path: Path = Field(DEFAULT_POLICY_PATH,
                               description="routing policy YAML; re-read on reload and SIGHUP")

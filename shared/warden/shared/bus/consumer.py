@@ -15,13 +15,18 @@ Throughput: consecutive records of one partition are first tried together in one
 its own inbox row and starts with an empty identity map, so the outcome is the one of handling
 them one after another. If anything in the batch fails, the whole batch is rolled back and
 its records are handled one by one as above, so the classification never changes.
+
+A handler may instead take a whole run at once (``batch_handlers``: set-based SQL, a few
+statements per run rather than several per record): the runner claims the run's event ids in
+the inbox with one statement and hands the handler the records it claimed, in order. It is
+also called with a single record on the one-by-one path, so it must not assume more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +64,15 @@ from warden.shared.tracing import consuming, continuing
 log = get_logger(__name__)
 _inbox = InboxRecord.__table__
 _CLAIM_IN_INBOX = insert(_inbox).on_conflict_do_nothing().returning(_inbox.c.event_id)
+# A run's event ids (all of one partition, hence one topic) in one statement of one SQL text.
+_run_ids = (sa.func.unnest(sa.bindparam("event_ids", type_=sa.ARRAY(sa.Text)))
+            .table_valued("event_id").render_derived())
+_CLAIM_RUN_IN_INBOX = (
+    insert(_inbox)
+    .from_select(["consumer", "event_id", "topic"],
+                 sa.select(sa.bindparam("consumer", type_=sa.Text), _run_ids.c.event_id,
+                           sa.bindparam("topic", type_=sa.Text)))
+    .on_conflict_do_nothing().returning(_inbox.c.event_id))
 
 
 @dataclass
@@ -76,6 +90,8 @@ class Incoming:
 class Delivery:
     session: AsyncSession
     message: Incoming
+    service: str = ""
+    in_scope: bool = True  # the runner already opened this record's span and correlation id
 
     @property
     def event(self) -> CloudEvent:
@@ -86,8 +102,31 @@ class Delivery:
     def payload(self) -> Any:
         return self.message.payload
 
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """This record's consumer span and correlation id, for the part of a batch handler
+        that works on it (what it stages in the outbox carries them on)."""
+        if self.in_scope:
+            yield
+            return
+        with _record_scope(self.service, self.message):
+            yield
+
+
+@contextlib.contextmanager
+def _record_scope(service: str, message: Incoming) -> Iterator[None]:
+    token = correlation_id_var.set(message.event.correlationid if message.event else None)
+    try:
+        with consuming(service, topic=message.record.topic, event_type=message.type,
+                       event_id=message.event_id, traceparent=_traceparent(message)):
+            yield
+    finally:
+        correlation_id_var.reset(token)
+
 
 Handler = Callable[[Delivery], Awaitable[None]]
+# Handles a run of claimed records of one type together, in the caller's transaction.
+BatchHandler = Callable[[AsyncSession, list[Delivery]], Awaitable[None]]
 Parser = Callable[[ConsumerRecord], Incoming]
 
 
@@ -147,7 +186,8 @@ class ConsumerRunner:
     sessions: async_sessionmaker[AsyncSession]
     producer: Publisher
     parse: Parser = parse_cloudevent
-    max_records: int = 200
+    max_records: int = 1000  # per fetch, across partitions (runs are cut at consumer_batch_size)
+    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
     _task: asyncio.Task | None = field(default=None, init=False)
 
@@ -251,8 +291,11 @@ class ConsumerRunner:
         outcomes: list[str] = []
         try:
             async with self.sessions() as session, session.begin():
-                for message in messages:
-                    outcomes.append(await self._handle(session, message))
+                for group in self._groups(messages):
+                    if group[0].type in self.batch_handlers:
+                        outcomes.extend(await self._handle_many(session, group))
+                    else:
+                        outcomes.append(await self._handle(session, group[0]))
                     # The next record sees the database, not objects cached by this one.
                     await session.flush()
                     session.expunge_all()
@@ -268,6 +311,44 @@ class ConsumerRunner:
             EVENT_PROCESSING_SECONDS.labels(service, message.record.topic).observe(each)
             EVENTS_CONSUMED.labels(service, message.record.topic, outcome).inc()
         return True
+
+    def _groups(self, messages: list[Incoming]) -> Iterator[list[Incoming]]:
+        """Consecutive records of one batch-handled type together; any other record alone."""
+        group: list[Incoming] = []
+        for message in messages:
+            if group and (message.type != group[0].type
+                          or message.type not in self.batch_handlers):
+                yield group
+                group = []
+            group.append(message)
+        if group:
+            yield group
+
+    async def _handle_many(self, session: AsyncSession, messages: list[Incoming]) -> list[str]:
+        """Claim a run of one type in the inbox with one statement, then hand the claimed
+        records to the type's batch handler; the outcome of each record, in order."""
+        claimed = await self._claim_all_in_inbox(session, messages)
+        fresh, outcomes = [], []
+        for message in messages:
+            if message.event_id in claimed:
+                claimed.discard(message.event_id)  # a second copy in the run is a duplicate
+                fresh.append(Delivery(session=session, message=message,
+                                      service=self.settings.service_name, in_scope=False))
+                outcomes.append("processed")
+            else:
+                outcomes.append("duplicate")
+        if fresh:
+            await self.batch_handlers[messages[0].type](session, fresh)
+        return outcomes
+
+    async def _claim_all_in_inbox(self, session: AsyncSession,
+                                  messages: list[Incoming]) -> set[str]:
+        topic = messages[0].record.topic
+        event_ids = list(dict.fromkeys(m.event_id for m in messages))
+        assert all(m.record.topic == topic for m in messages), "a run is of one partition"
+        inserted = await session.execute(_CLAIM_RUN_IN_INBOX, {
+            "consumer": self.consumer_id, "topic": topic, "event_ids": event_ids})
+        return {row[0] for row in inserted}
 
     async def _process_until_settled(self, record: ConsumerRecord) -> None:
         """Handle one record, retrying per the policy above; returns once it is settled."""
@@ -306,7 +387,7 @@ class ConsumerRunner:
     def prepare(self, record: ConsumerRecord) -> Incoming:
         """Parse a record and, when a handler wants it, its payload (raises if it cannot)."""
         message = self.parse(record)
-        if message.type in self.handlers and message.event is not None \
+        if self._handled(message.type) and message.event is not None \
                 and message.payload is None:
             message.payload = message.event.payload()
         return message
@@ -314,7 +395,7 @@ class ConsumerRunner:
     async def process(self, record: ConsumerRecord) -> str:
         """One attempt. Returns the outcome: processed, duplicate or ignored."""
         message = self.prepare(record)
-        if message.type not in self.handlers:
+        if not self._handled(message.type):
             return self._ignored(message)
         try:
             async with self.sessions() as session, session.begin():
@@ -323,6 +404,9 @@ class ConsumerRunner:
             if _is_outage(exc):
                 raise _Outage() from exc
             raise
+
+    def _handled(self, event_type: str) -> bool:
+        return event_type in self.handlers or event_type in self.batch_handlers
 
     def _ignored(self, message: Incoming) -> str:
         """Skip an event no handler here wants. A type the contracts do not know is worth a
@@ -340,20 +424,16 @@ class ConsumerRunner:
 
     async def _handle(self, session: AsyncSession, message: Incoming) -> str:
         """Run the handler of a prepared message in the caller's transaction."""
-        handler = self.handlers.get(message.type)
-        if handler is None:
+        handler, many = self.handlers.get(message.type), self.batch_handlers.get(message.type)
+        if handler is None and many is None:
             return self._ignored(message)
-        token = correlation_id_var.set(message.event.correlationid if message.event else None)
-        try:
-            with consuming(self.settings.service_name, topic=message.record.topic,
-                           event_type=message.type, event_id=message.event_id,
-                           traceparent=_traceparent(message)):
-                if not await self._claim_in_inbox(session, message):
-                    return "duplicate"
-                await handler(Delivery(session=session, message=message))
-                return "processed"
-        finally:
-            correlation_id_var.reset(token)
+        with _record_scope(self.settings.service_name, message):
+            if not await self._claim_in_inbox(session, message):
+                return "duplicate"
+            delivery = Delivery(session=session, message=message,
+                                service=self.settings.service_name)
+            await (handler(delivery) if handler is not None else many(session, [delivery]))
+            return "processed"
 
     async def _claim_in_inbox(self, session: AsyncSession, message: Incoming) -> bool:
         inserted = await session.execute(_CLAIM_IN_INBOX, {

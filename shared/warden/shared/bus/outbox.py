@@ -60,6 +60,16 @@ _INSERT = _outbox.insert()
 # The first event of a transaction also queues the relay's wake-up, in the same statement
 # (PostgreSQL delivers a NOTIFY only at commit): one round trip, not two.
 _INSERT_AND_NOTIFY = _outbox.insert().returning(sa.func.pg_notify(NOTIFY_CHANNEL, ""))
+# Many keys at once, in the order given (callers sort them, so two such transactions take
+# shared keys in one order), with the relay's wake-up in the same statement: a NOTIFY is
+# delivered at commit whenever it was issued, so it need not follow the insert.
+_KEYS = (sa.func.unnest(sa.bindparam("keys", type_=sa.ARRAY(sa.Text)))
+         .table_valued("k").render_derived())
+_LOCK_KEYS_AND_NOTIFY = sa.select(
+    sa.func.pg_notify(NOTIFY_CHANNEL, ""),
+    sa.select(sa.func.count(sa.func.pg_advisory_xact_lock(KEY_LOCK_SPACE,
+                                                           sa.func.hashtext(_KEYS.c.k))))
+    .select_from(_KEYS).scalar_subquery())
 
 
 def kafka_headers(event: CloudEvent) -> dict[str, str]:
@@ -109,6 +119,23 @@ class Outbox:
                               self.row(event, key=key, topic=topic))
         if first:
             session.info[_NOTIFIED_IN] = transaction
+
+    async def stage_many(self, session: AsyncSession,
+                         events: list[tuple[CloudEvent, str]]) -> None:
+        """Stage ``(event, key)`` pairs in this order with two statements whatever their
+        number: the keys' locks (not yet held by this transaction) with the wake-up, then one
+        multi-row insert. As with ``stage``, every key is locked before its rows draw ``seq``."""
+        if not events:
+            return
+        transaction = session.sync_session.get_transaction()
+        locked = session.info.get(_KEYS_LOCKED)
+        if locked is None or locked[0] is not transaction:
+            locked = session.info[_KEYS_LOCKED] = (transaction, set())
+        keys = sorted({key for _, key in events} - locked[1])
+        await session.execute(_LOCK_KEYS_AND_NOTIFY, {"keys": keys})
+        locked[1].update(keys)
+        session.info[_NOTIFIED_IN] = transaction
+        await session.execute(_INSERT, [self.row(event, key=key) for event, key in events])
 
     @staticmethod
     async def _lock_key(session: AsyncSession, transaction, key: str) -> None:

@@ -1,92 +1,19 @@
-"""Cases from events: a report opens or joins a case, a decision closes it (moving reports
-that joined after the decision to a follow-up case), an appeal reopens it for another reviewer."""
+"""Cases from outcomes: a decision closes a case (moving reports that joined after the
+decision to a follow-up case), an appeal reopens it for another reviewer (reports in: see
+``reports``)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.routing import domain, metrics, persistence
+from warden.routing import domain, persistence
 from warden.routing.models import APPEAL, DECIDED, OPEN, Case
-from warden.routing.service.context import Routing, after_commit, emit_routed
+from warden.routing.service.context import Routing, emit_routed
 from warden.shared.contracts.events import AppealFiledV1, DecisionRecordedV1, ReportNormalizedV1
 from warden.shared.errors import NotFound, TransientError
-from warden.shared.observability import get_logger
-
-log = get_logger(__name__)
-
-
-# --- reports in ---------------------------------------------------------------------------------
-
-async def route_report(ctx: Routing, session: AsyncSession, report: ReportNormalizedV1,
-                       now: datetime) -> sa.Row | None:
-    """Open a case for the report, or add it to the open case on the same subject and area.
-
-    A report seen before (the same report under another event id) changes nothing; were two
-    copies routed at the same moment, the report's primary key fails one of them, whose
-    retry then finds the report known.
-    """
-    if await persistence.report_is_known(session, report.report_id):
-        log.info("report_already_routed", report_id=str(report.report_id))
-        after_commit(session, lambda: metrics.REPORTS_ROUTED.labels("duplicate").inc())
-        return None
-    loaded = ctx.policy
-    placement = domain.place_report(loaded.policy, report)
-    for _ in range(3):
-        case = await persistence.lock_open_case(session, report.subject.id, report.policy_area)
-        if case is not None:
-            return await _join(ctx, session, case, placement, report, now)
-        case = await _open(ctx, session, placement, report, now)
-        if case is not None:
-            return case
-        # Another consumer opened the case between our look and our insert: join theirs.
-    raise TransientError(f"the open case on subject {report.subject.id!r} kept changing")
-
-
-async def _open(ctx: Routing, session: AsyncSession, placement: domain.Placement,
-                report: ReportNormalizedV1, now: datetime) -> sa.Row | None:
-    loaded = ctx.policy
-    state = domain.open_case(loaded.policy, placement, report, now)
-    previous = await persistence.latest_case_id(session, report.subject.id, report.policy_area)
-    case = await persistence.insert_open_case(session, report=report, state=state,
-                                              previous_case_id=previous, now=now)
-    if case is None:
-        return None
-    await persistence.add_report(session, case.id, report, rule_id=placement.rule_id,
-                                 legal_deadline=placement.legal_deadline, now=now)
-    detail = f"rule {placement.rule_id} of policy {loaded.version}"
-    if previous is not None:
-        detail += f"; follows case {previous}"
-    await persistence.record_history(session, case, domain.OPENED, detail=detail, at=now)
-    await emit_routed(ctx, session, case, reason=domain.OPENED, detail=detail, now=now,
-                      report_ids=[report.report_id])
-    after_commit(session, lambda: metrics.REPORTS_ROUTED.labels("opened").inc())
-    return case
-
-
-async def _join(ctx: Routing, session: AsyncSession, case: sa.Row, placement: domain.Placement,
-                report: ReportNormalizedV1, now: datetime) -> sa.Row:
-    new_reporter = not await persistence.reporter_seen(session, case.id,
-                                                       domain.reporter_key(report))
-    change = domain.join_case(ctx.policy.policy, persistence.state_of(case), placement, report,
-                              new_reporter=new_reporter, now=now)
-    values = {**persistence.state_values(change.state), "updated_at": now}
-    if change.queue_changed:
-        # The case now needs other skills; whoever holds it may not have them.
-        values.update(queued_at=now, assignee_id=None, lease_expires_at=None)
-    case = await persistence.update_case(session, case.id, values)
-    await persistence.add_report(session, case.id, report, rule_id=placement.rule_id,
-                                 legal_deadline=placement.legal_deadline, now=now)
-    detail = f"report {report.report_id} ({report.channel.value}, {report.category})"
-    if change.detail:
-        detail += f": {change.detail}"
-    await persistence.record_history(session, case, change.reason, detail=detail, at=now)
-    await emit_routed(ctx, session, case, reason=change.reason, detail=change.detail, now=now)
-    after_commit(session, lambda: metrics.REPORTS_ROUTED.labels("joined").inc())
-    return case
 
 
 # --- outcomes from the decision service ---------------------------------------------------------

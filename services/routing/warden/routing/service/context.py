@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -51,7 +52,19 @@ async def emit_routed(ctx: Routing, session: AsyncSession, case: Case | sa.Row, 
     if report_ids is None:
         report_ids = await persistence.report_ids(session, case.id,
                                                   ctx.settings.routed_event_max_report_ids)
-    payload = CaseRoutedV1(
+    payload = routed_payload(ctx, case, reason=reason, detail=detail, now=now,
+                             report_ids=report_ids)
+    await ctx.outbox.emit(session, type=CASE_ROUTED_V1, key=case.subject_id, payload=payload,
+                          subject=str(case.id))
+    queue = case.queue
+    after_commit(session, lambda: metrics.CASES_ROUTED.labels(queue, reason).inc())
+
+
+def routed_payload(ctx: Routing, case: Any, *, reason: str, detail: str | None,
+                   now: datetime, report_ids: list[uuid.UUID]) -> CaseRoutedV1:
+    """The ``warden.case.routed.v1`` payload of a case as it is now (a ``Case``, a row, or
+    anything with its columns as attributes)."""
+    return CaseRoutedV1(
         case_id=case.id, subject=Subject.model_validate(case.subject),
         policy_area=case.policy_area, category=case.category, queue=case.queue,
         priority=case.priority, due_at=case.due_at, status=case.status, reason=reason,
@@ -62,13 +75,9 @@ async def emit_routed(ctx: Routing, session: AsyncSession, case: Case | sa.Row, 
         reason_detail=detail, stage=case.stage, appeal_id=case.appeal_id,
         legal_deadline=case.legal_deadline,
         automated_decision=_automated_decision(ctx, case) if reason == domain.OPENED else None)
-    await ctx.outbox.emit(session, type=CASE_ROUTED_V1, key=case.subject_id, payload=payload,
-                          subject=str(case.id))
-    queue = case.queue
-    after_commit(session, lambda: metrics.CASES_ROUTED.labels(queue, reason).inc())
 
 
-def _automated_decision(ctx: Routing, case: Case | sa.Row) -> AutomatedDecisionOrder | None:
+def _automated_decision(ctx: Routing, case: Any) -> AutomatedDecisionOrder | None:
     """A case opened by a rule flagged for automated decisions carries the order to decide it."""
     rule = ctx.policy.policy.rule(case.rule_id) if case.policy_version == ctx.policy.version \
         else None
