@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,6 +11,7 @@ from warden.decision.service import DecisionContext
 from warden.decision.service.decisions import decide_automatically
 from warden.decision.settings import DecisionSettings
 from warden.decision.workers import ApprovalExpiry
+from warden.shared.clock import utcnow
 from warden.shared.apikeys import install_api_keys
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery
@@ -44,7 +44,7 @@ def handlers(ctx: DecisionContext):
                 run = []
                 with delivery.scope():
                     await decide_automatically(ctx, session, delivery.payload,
-                                               datetime.now(UTC))
+                                               utcnow())
         await persistence.upsert_routed_cases(session, [d.payload for d in run])
 
     return on_cases_routed

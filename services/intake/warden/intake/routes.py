@@ -8,7 +8,7 @@ first report, ``"duplicate": true`` and the header ``Idempotent-Replayed: true``
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header
@@ -22,6 +22,7 @@ from warden.intake.domain import ReportStatus, report_status
 from warden.intake.examples import openapi_examples
 from warden.intake.models import Report
 from warden.intake.service import accept, accept_batch, in_transaction
+from warden.shared.clock import utcnow
 from warden.shared.apikeys.gate import CurrentClient
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
 from warden.shared.contracts.taxonomy import CATEGORIES
@@ -131,7 +132,7 @@ _SUBMIT_ERRORS = problem_responses(401, 403, 413, 415, 422, 429, 503)
 async def submit_report(report: Annotated[ReportRequest, Body(openapi_examples=EXAMPLES)],
                         client: CurrentClient, rt: RuntimeDep,
                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    received_at = datetime.now(UTC)
+    received_at = utcnow()
     outcome = await in_transaction(rt.sessions, lambda session: accept(
         session, rt.outbox, client, report, idempotency_key=idempotency_key,
         received_at=received_at), single_write=True)
@@ -152,7 +153,7 @@ async def submit_batch(batch: BatchRequest, client: CurrentClient, rt: RuntimeDe
     if not may_submit_anything(client):
         raise Forbidden(f"client {client.name!r} may not submit reports")
     items = await accept_batch(rt.sessions, rt.outbox, client, batch.reports,
-                               idempotency_key=idempotency_key, received_at=datetime.now(UTC))
+                               idempotency_key=idempotency_key, received_at=utcnow())
     results = [BatchItemResult(index=i.index, status=i.status, code=i.code,
                                report_id=i.report_id, detail=i.detail,
                                errors=[FieldError(**e) for e in i.errors]) for i in items]

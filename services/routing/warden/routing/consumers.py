@@ -6,7 +6,6 @@ never holds back closing or reopening cases.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,6 +14,7 @@ from warden.routing.policy import PolicyStore
 from warden.routing.service import Routing
 from warden.routing.settings import RoutingSettings
 from warden.routing.workers import LeaseSweeper, PolicyReloadOnSignal, SlaWatcher
+from warden.shared.clock import utcnow
 from warden.shared.app import Runtime
 from warden.shared.bus.consumer import Delivery
 from warden.shared.contracts import topics
@@ -38,28 +38,28 @@ def handlers(ctx: Routing):
     async def on_reports_normalized(session: AsyncSession, deliveries: list[Delivery]) -> None:
         """A run of reports of one partition, routed together (set-based statements)."""
         await service.route_reports(ctx, session, [d.payload for d in deliveries],
-                                    datetime.now(UTC), scopes=[d.scope for d in deliveries])
+                                    utcnow(), scopes=[d.scope for d in deliveries])
 
     async def on_decision_recorded(delivery: Delivery) -> None:
         decision = delivery.payload
         if delivery.message.type == DECISION_RECORDED_V2:
             decision = decision.as_v1()  # closing a case needs only what v1 carried
-        await service.close_on_decision(ctx, delivery.session, decision, datetime.now(UTC))
+        await service.close_on_decision(ctx, delivery.session, decision, utcnow())
 
     async def on_appeal_filed(delivery: Delivery) -> None:
         await service.reopen_on_appeal(ctx, delivery.session, delivery.payload,
-                                       datetime.now(UTC))
+                                       utcnow())
 
     return on_reports_normalized, on_decision_recorded, on_appeal_filed
 
 
 async def on_pending_approval(delivery: Delivery) -> None:
-    await approvals.hold_for_approval(delivery.session, delivery.payload, datetime.now(UTC))
+    await approvals.hold_for_approval(delivery.session, delivery.payload, utcnow())
 
 
 async def on_approval_closed(delivery: Delivery) -> None:
     await approvals.return_after_approval_closed(delivery.session, delivery.payload,
-                                                 datetime.now(UTC))
+                                                 utcnow())
 
 
 def wire(runtime: Runtime) -> None:
