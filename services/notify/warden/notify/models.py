@@ -113,6 +113,9 @@ class Notification(SQLModel, table=True):
     dedupe_key: str = ""
     puid: str | None = None
     last_response: dict | None = Field(default=None, sa_column=jsonb_column(nullable=True))
+    # The W3C trace context of the event this notification tells of: its delivery continues
+    # that trace (the report's, from intake's request on).
+    traceparent: str | None = None
 
 
 class DeliveryAttempt(SQLModel, table=True):

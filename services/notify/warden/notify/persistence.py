@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -12,7 +11,6 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.notify.domain import (
-    CircuitPolicy,
     EndpointKind,
     NotificationStatus,
     References,
@@ -24,6 +22,7 @@ from warden.notify.models import DeliveryAttempt, Endpoint, KnownReport, Notific
 from warden.notify.notices import Audience
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.errors import Conflict
+from warden.shared.tracing import current_traceparent
 
 # Committing a transaction that ran ``pg_notify`` on this channel wakes every delivery worker.
 PENDING_CHANNEL = "warden_notify_pending"
@@ -114,32 +113,6 @@ async def rotate_secret(session: AsyncSession, endpoint: Endpoint, new_secret: s
     session.add(endpoint)
 
 
-async def record_endpoint_health(session: AsyncSession, endpoint_id: uuid.UUID, *,
-                                 failed: bool, gone_reason: str | None, now: datetime,
-                                 circuit: CircuitPolicy) -> None:
-    """Success closes the circuit; a retryable failure counts toward opening it; a 410
-    disables the endpoint until an operator enables it again."""
-    e = _endpoints
-    if gone_reason:
-        await session.exec(sa.update(e).where(e.c.id == endpoint_id).values(
-            enabled=False, disabled_reason=gone_reason, updated_at=now))
-        return
-    if not failed:
-        await session.exec(sa.update(e).where(e.c.id == endpoint_id,
-                                              e.c.consecutive_failures != 0)
-                           .values(consecutive_failures=0, circuit_open_until=None))
-        return
-    failures = await session.scalar(
-        sa.update(e).where(e.c.id == endpoint_id)
-        .values(consecutive_failures=e.c.consecutive_failures + 1)
-        .returning(e.c.consecutive_failures))
-    if failures is not None:
-        open_until = circuit.open_until(failures, now)
-        if open_until is not None:
-            await session.exec(sa.update(e).where(e.c.id == endpoint_id)
-                               .values(circuit_open_until=open_until))
-
-
 # --- what notify remembers of reports ----------------------------------------------------
 
 async def remember_report(session: AsyncSession, values: dict) -> KnownReport:
@@ -213,94 +186,11 @@ async def insert_notification(session: AsyncSession, *, notification_id: uuid.UU
         next_attempt_at=now, created_at=now, updated_at=now, dedupe_key=dedupe_key,
         audience=audience, notice=notice, channel=endpoint.kind, recipient=recipient,
         locale=locale, priority=priority, puid=puid,
+        # The consumer's span (which continues the event's trace), else the event's own.
+        traceparent=current_traceparent() or event.traceparent,
     ).on_conflict_do_nothing(constraint="notifications_once_per_key").returning(
         _notifications.c.id)
     return (await session.exec(statement)).first() is not None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A notification a worker holds under a lease, with everything needed to send it."""
-
-    notification_id: uuid.UUID
-    token: uuid.UUID
-    endpoint_name: str
-    url: str
-    secret: str
-    body: str
-    correlation_id: str | None = None
-    endpoint_id: uuid.UUID | None = None
-    kind: str = EndpointKind.WEBHOOK.value
-    secrets: tuple[str, ...] = ()
-    puid: str | None = None
-    audience: str | None = None
-    notice: str | None = None
-    endpoint_failures: int = 0  # when leased: a success then needs no write to the endpoint
-
-
-def _circuit_closed(now: datetime):
-    e = _endpoints
-    return sa.or_(e.c.circuit_open_until.is_(None), e.c.circuit_open_until <= now)
-
-
-async def claim_due(session: AsyncSession, *, limit: int, now: datetime, lease: timedelta,
-                    kinds: tuple[str, ...] = (EndpointKind.WEBHOOK.value,
-                                              EndpointKind.EMAIL.value)) -> list[Claim]:
-    """Lease due notifications, highest priority first (authority notices never wait behind a
-    backlog of user notices), then the longest due; rows another replica is claiming right
-    now are skipped, and so are endpoints whose circuit is open."""
-    n, e = _notifications, _endpoints
-    rows = (await session.exec(
-        sa.select(n.c.id, n.c.body, n.c.correlation_id, n.c.puid, n.c.audience, n.c.notice,
-                  e.c.id.label("endpoint_id"), e.c.name, e.c.url, e.c.secret, e.c.kind,
-                  e.c.previous_secret, e.c.previous_secret_expires_at,
-                  e.c.consecutive_failures)
-        .join(e, e.c.id == n.c.endpoint_id)
-        .where(n.c.status == NotificationStatus.PENDING.value, n.c.next_attempt_at <= now,
-               e.c.enabled, e.c.kind.in_(kinds), _circuit_closed(now))
-        .order_by(n.c.priority.desc(), n.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(of=n, skip_locked=True)
-    )).all()
-    claims = [Claim(notification_id=row.id, token=uuid.uuid4(), endpoint_name=row.name,
-                    url=row.url, secret=row.secret, body=row.body,
-                    correlation_id=row.correlation_id, endpoint_id=row.endpoint_id,
-                    kind=row.kind, secrets=_signing_secrets(row, now), puid=row.puid,
-                    audience=row.audience, notice=row.notice,
-                    endpoint_failures=row.consecutive_failures) for row in rows]
-    for claim in claims:
-        await session.exec(sa.update(n).where(n.c.id == claim.notification_id).values(
-            claim_token=claim.token, next_attempt_at=now + lease))
-    return claims
-
-
-def _signing_secrets(row, now: datetime) -> tuple[str, ...]:
-    if row.previous_secret and row.previous_secret_expires_at \
-            and row.previous_secret_expires_at > now:
-        return (row.secret, row.previous_secret)
-    return (row.secret,)
-
-
-async def release_claim(session: AsyncSession, claim: Claim, *, now: datetime) -> int | None:
-    """Give back a lease whose POST never finished; returns the attempt number it used, if held.
-
-    The interrupted attempt counts in the total but not against the retry budget: the
-    receiver may or may not have seen it, and the next attempt carries the same webhook-id.
-    """
-    n = _notifications
-    return await session.scalar(
-        sa.update(n).where(n.c.id == claim.notification_id, n.c.claim_token == claim.token)
-        .values(claim_token=None, next_attempt_at=now, attempts=n.c.attempts + 1, updated_at=now)
-        .returning(n.c.attempts))
-
-
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    n, e = _notifications, _endpoints
-    due = sa.func.greatest(n.c.next_attempt_at,
-                           sa.func.coalesce(e.c.circuit_open_until, n.c.next_attempt_at))
-    return await session.scalar(
-        sa.select(sa.func.min(due)).join(e, e.c.id == n.c.endpoint_id)
-        .where(n.c.status == NotificationStatus.PENDING.value, e.c.enabled))
 
 
 async def lock_notification(session: AsyncSession, notification_id: uuid.UUID
@@ -316,11 +206,6 @@ def apply_transition(notification: Notification, transition: Transition, *,
     notification.claim_token = None
     notification.updated_at = now
     notification.finished_at = now if transition.finished else None
-
-
-async def add_attempt(session: AsyncSession, attempt: DeliveryAttempt) -> None:
-    session.add(attempt)
-    await session.flush()
 
 
 async def get_notification(session: AsyncSession, notification_id: uuid.UUID
