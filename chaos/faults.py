@@ -21,7 +21,10 @@ from chaos.infra import KafkaCluster, KafkaNode, Postgres
 from chaos.ledger import behind
 from chaos.system import System
 from warden.shared.contracts.events import EVENT_MODELS
-from warden.shared.contracts.topics import ALL_TOPICS, REPORTS_RAW, dlq
+from warden.shared.contracts.topics import ALL_TOPICS, REPORTS_RAW, all_topics_with_dlq, dlq
+
+# Topics that have a dead-letter topic (notifications.dlq is one itself and has none).
+DEAD_LETTERED = [t for t in ALL_TOPICS if dlq(t) in all_topics_with_dlq()]
 
 
 @dataclass
@@ -179,7 +182,7 @@ class PoisonRecords(Fault):
                                     enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = [TopicPartition(system.prefix + dlq(t), p) for t in ALL_TOPICS
+            partitions = [TopicPartition(system.prefix + dlq(t), p) for t in DEAD_LETTERED
                           for p in range(system.partitions)]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
@@ -197,6 +200,8 @@ class PoisonRecords(Fault):
         await asyncio.wait_for(self._read_dead_letters(ctx.system), 30)
         missing: dict[str, list[str]] = {}
         for topic, values in self.sent.items():
+            if topic not in DEAD_LETTERED:
+                continue  # a dead-letter topic of its own (notifications.dlq): nobody reads it
             for index, value in enumerate(values):
                 landed = self.dead_letters.get(value, {})
                 for consumer in self.readers.get(topic, []):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -80,7 +80,11 @@ class Receiver:
         return self._server is not None
 
     async def _receive(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            # The sender went away mid-request (notify killed or restarted): nothing arrived.
+            return Response(status_code=400)
         headers = {k.lower(): v for k, v in request.headers.items()}
         if not signature_valid(self.secret, headers, body):
             self.bad_signatures += 1

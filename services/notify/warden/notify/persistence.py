@@ -36,9 +36,26 @@ _notifications = Notification.__table__
 _endpoints = Endpoint.__table__
 
 
+_WOKEN_IN = "warden.notify.woken_in"
+_ENDPOINTS_IN = "warden.notify.endpoints_in"
+
+
+def _once_per_transaction(session: AsyncSession, key: str):
+    """(the current transaction, what was kept under ``key`` for it, or None)."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(key)
+    return transaction, (kept[1] if kept and transaction is not None
+                         and kept[0] is transaction else None)
+
+
 async def wake_delivery_workers(session: AsyncSession) -> None:
-    """Delivered by PostgreSQL on commit only, so a worker never looks too early."""
+    """Delivered by PostgreSQL on commit only, so a worker never looks too early; once per
+    transaction is enough (a batch of consumed events queues many notifications in one)."""
+    transaction, woken = _once_per_transaction(session, _WOKEN_IN)
+    if woken:
+        return
     await session.exec(sa.select(sa.func.pg_notify(PENDING_CHANNEL, "")))
+    session.info[_WOKEN_IN] = (transaction, True)
 
 
 # --- endpoints ---------------------------------------------------------------------------
@@ -88,20 +105,31 @@ async def get_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> Endpoin
     return await session.get(Endpoint, endpoint_id)
 
 
-async def subscribed_endpoints(session: AsyncSession, event_type: str) -> list[Endpoint]:
+async def _live_endpoints(session: AsyncSession) -> list:
+    """Every endpoint not taken out of the configuration (rows, not tracked objects), read
+    once per transaction: a batch of consumed events reads the table once, not per notice."""
+    transaction, live = _once_per_transaction(session, _ENDPOINTS_IN)
+    if live is None:
+        e = _endpoints
+        live = (await session.execute(sa.select(e.c.id, e.c.kind, e.c.enabled, e.c.event_types,
+                                                e.c.audiences).where(sa.or_(
+            e.c.enabled, sa.func.coalesce(e.c.disabled_reason, "")
+            != REMOVED_FROM_CONFIGURATION)).order_by(e.c.created_at, e.c.name))).all()
+        session.info[_ENDPOINTS_IN] = (transaction, live)
+    return live
+
+
+async def subscribed_endpoints(session: AsyncSession, event_type: str) -> list:
     """Webhook endpoints that take this raw event type (downstream enforcement tools)."""
-    enabled = (await session.exec(select(Endpoint).where(
-        Endpoint.enabled, Endpoint.kind == EndpointKind.WEBHOOK.value))).all()
-    return [e for e in enabled if wants(e.event_types, event_type)]
+    return [e for e in await _live_endpoints(session)
+            if e.enabled and e.kind == EndpointKind.WEBHOOK.value
+            and wants(e.event_types, event_type)]
 
 
-async def audience_endpoints(session: AsyncSession, audience: Audience) -> list[Endpoint]:
+async def audience_endpoints(session: AsyncSession, audience: Audience) -> list:
     """Endpoints of every kind subscribed to an audience's notices: a paused (or gone)
     endpoint still queues them, so nothing owed to a person is lost while it is off."""
-    live = (await session.exec(select(Endpoint).where(sa.or_(
-        Endpoint.enabled, sa.func.coalesce(_endpoints.c.disabled_reason, "")
-        != REMOVED_FROM_CONFIGURATION)))).all()
-    return [e for e in live if audience.value in (e.audiences or [])]
+    return [e for e in await _live_endpoints(session) if audience.value in (e.audiences or [])]
 
 
 async def rotate_secret(session: AsyncSession, endpoint: Endpoint, new_secret: str, *,
@@ -115,41 +143,35 @@ async def rotate_secret(session: AsyncSession, endpoint: Endpoint, new_secret: s
 
 # --- what notify remembers of reports ----------------------------------------------------
 
-async def remember_report(session: AsyncSession, values: dict) -> KnownReport:
-    """Upsert the reporter's side of a report; keeps what ``cases.routed`` wrote already."""
+async def remember_report(session: AsyncSession, values: dict):
+    """Upsert the reporter's side of a report; keeps what ``cases.routed`` wrote already.
+    Returns the row as it now is (one statement)."""
     k = KnownReport.__table__
     statement = insert(k).values(**values)
     update = {c: statement.excluded[c] for c in values if c != "report_id"}
-    await session.exec(statement.on_conflict_do_update(index_elements=["report_id"],
-                                                       set_=update))
-    return await _known(session, values["report_id"])
+    return (await session.execute(statement.on_conflict_do_update(
+        index_elements=["report_id"], set_=update).returning(*k.c))).one()
 
 
 async def remember_routing(session: AsyncSession, report_id: uuid.UUID, *, case_id: uuid.UUID,
-                           routed_at: datetime, queue: str) -> KnownReport:
+                           routed_at: datetime, queue: str):
     """The first routing of a report counts (a later transfer does not re-time the receipt)."""
     k = KnownReport.__table__
     statement = insert(k).values(report_id=report_id, case_id=case_id, routed_at=routed_at,
                                  queue=queue)
-    await session.exec(statement.on_conflict_do_update(
+    return (await session.execute(statement.on_conflict_do_update(
         index_elements=["report_id"],
         set_={"case_id": sa.func.coalesce(k.c.case_id, statement.excluded.case_id),
               "routed_at": sa.func.coalesce(k.c.routed_at, statement.excluded.routed_at),
-              "queue": sa.func.coalesce(k.c.queue, statement.excluded.queue)}))
-    return await _known(session, report_id)
+              "queue": sa.func.coalesce(k.c.queue, statement.excluded.queue)})
+        .returning(*k.c))).one()
 
 
-async def _known(session: AsyncSession, report_id: uuid.UUID) -> KnownReport:
-    row = await session.get(KnownReport, report_id, populate_existing=True)
-    assert row is not None
-    return row
-
-
-async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]) -> list[KnownReport]:
+async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]) -> list:
     if not report_ids:
         return []
-    return list((await session.exec(select(KnownReport).where(
-        KnownReport.report_id.in_(report_ids)))).all())
+    k = KnownReport.__table__
+    return list((await session.execute(sa.select(k).where(k.c.report_id.in_(report_ids)))).all())
 
 
 # --- notifications -----------------------------------------------------------------------
