@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -69,7 +70,7 @@ class Receiver:
     webhooks: list[Webhook] = field(default_factory=list)
     bad_signatures: int = 0
     _server: uvicorn.Server | None = None
-    _task: asyncio.Task | None = None
+    _thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -101,20 +102,33 @@ class Receiver:
         return Response(status_code=204)
 
     async def start(self) -> None:
+        """Serve in a thread of its own, with its own event loop: the suite's counting (which
+        can keep the main loop busy for seconds on a loaded box) must not slow the answers
+        down, or notify's timeouts and circuit breaker would be measuring the suite."""
         app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                log_level="warning", lifespan="off"))
-        self._task = asyncio.create_task(server.serve(), name="receiver")
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                asyncio.run(server.serve())
+            except BaseException as exc:  # noqa: BLE001 - reported by start()
+                failure.append(exc)
+
+        thread = threading.Thread(target=serve, name="chaos-receiver", daemon=True)
+        thread.start()
         while not server.started:
-            if self._task.done():
-                await self._task  # raises why it could not start (e.g. the port is taken)
+            if not thread.is_alive():
+                if failure:
+                    raise failure[0]
                 raise RuntimeError(f"webhook receiver could not listen on {self.port}")
             await asyncio.sleep(0.05)
-        self._server = server
+        self._server, self._thread = server, thread
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
-        if self._task is not None:
-            await self._task
-        self._server, self._task = None, None
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 30)
+        self._server, self._thread = None, None

@@ -103,7 +103,9 @@ def full_config(rate: float = 15.0) -> Config:
                              Scenario("cluster", "cluster", cluster)])
 
 
-def short_config(rate: float = 10.0) -> Config:
+def short_config(rate: float = 5.0) -> Config:
+    """What ``make test`` runs (tests/e2e/test_chaos_short.py): three faults at a lower rate,
+    within about six minutes on a loaded two-core box."""
     faults = [
         KillService("kill -9 routing", "SIGKILL of routing; the supervisor restarts it",
                     service="routing"),
@@ -113,7 +115,7 @@ def short_config(rate: float = 10.0) -> Config:
                       hold_s=10),
     ]
     return Config(form="short", rate=rate, reviewers=2,
-                  timing=Timing(warm_s=3, tail_s=3, recover_timeout_s=120, drain_s=45),
+                  timing=Timing(warm_s=3, tail_s=3, recover_timeout_s=90, drain_s=30),
                   scenarios=[Scenario("single", "single", faults)])
 
 

@@ -18,10 +18,18 @@ import asyncpg
 from fastapi import FastAPI, Request, Response
 
 from tests.e2e.harness import free_port, service_env, start_service, stop_service, wait_ready
-from tests.integration.notify.conftest import SECRET, decision_event, publish_all, spec_verify
+from tests.integration.notify.conftest import (
+    SECRET,
+    ScriptedReceiver,
+    decision_event,
+    publish_all,
+    serving_receiver,
+    spec_verify,
+)
 from tests.support.apps import eventually, running, serving
 from tests.support.kafka import read_events
 from warden.notify.app import create_app
+from warden.notify.delivery import DeliveryWorker
 from warden.shared.contracts import topics
 from warden.shared.contracts.events import NOTIFICATION_DELIVERED_V1
 from warden.shared.db import asyncpg_dsn
@@ -144,3 +152,45 @@ async def test_notify_killed_mid_batch_loses_nothing_and_doubles_nothing(
     assert all(arrivals[i] == 1 for i in recorded_before), arrivals
     assert all(arrivals[i] == 2 for i in in_flight), arrivals
     assert len(in_flight) == N - QUICK
+
+
+async def test_a_failed_batch_opens_the_circuit_once_instead_of_doubling_it_per_notice(
+        make_settings, notify_database):
+    """Eight notifications to a receiver that is down, sent in one round: the circuit opens
+    (threshold 3) for its first cool-down, not for 2^5 of them as if eight probes had failed
+    one after another."""
+    failing = ScriptedReceiver(fail_always=True, failure_status=503)
+    dsn = asyncpg_dsn(notify_database)
+    async with serving_receiver(failing):
+        settings = make_settings(failing.url, delivery_enabled=False, delivery_batch_size=8,
+                                 circuit_failure_threshold=3, circuit_open_s=30,
+                                 circuit_max_open_s=600, delivery_max_attempts=10)
+        app = create_app(settings)
+        async with running(app):
+            await publish_all(settings, [decision_event()[0] for _ in range(8)])
+
+            async def queued():
+                return len(await _states(dsn)) == 8
+
+            await eventually(queued, what="8 queued notifications")
+            runtime = app.state.runtime
+            worker = DeliveryWorker(settings=settings, sessions=runtime.sessions,
+                                    outbox=runtime.outbox)
+            await worker.start()
+            try:
+                async def opened():
+                    conn = await asyncpg.connect(dsn)
+                    try:
+                        return await conn.fetchrow(
+                            "SELECT consecutive_failures, circuit_open_until - now() AS left "
+                            "FROM endpoints WHERE circuit_open_until IS NOT NULL")
+                    finally:
+                        await conn.close()
+
+                endpoint = await eventually(opened, what="the circuit to open")
+            finally:
+                await worker.stop()
+
+    assert len(failing.received) == 8  # one round, all eight sent together
+    assert endpoint["consecutive_failures"] == 3
+    assert endpoint["left"].total_seconds() <= 30

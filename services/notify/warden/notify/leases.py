@@ -305,19 +305,25 @@ async def record_endpoint_health(session: AsyncSession, health: Health, *, now: 
         await session.execute(sa.update(e).where(where).values(
             enabled=False, disabled_reason=health.gone_reason, updated_at=now))
         return
+    # Failures up to the threshold count one by one (a batch of them opens the circuit);
+    # past it a batch counts as one failed probe, so the cool-down doubles once per round
+    # that fails, not once per notification that was in it.
     if health.reset:
         # Closed by the success, then opened again if enough failures followed it.
+        failures = min(health.failures, circuit.threshold)
         await session.execute(
-            sa.update(e).where(where, sa.or_(e.c.consecutive_failures != health.failures,
+            sa.update(e).where(where, sa.or_(e.c.consecutive_failures != failures,
                                              e.c.circuit_open_until.is_not(None)))
-            .values(consecutive_failures=health.failures,
-                    circuit_open_until=circuit.open_until(health.failures, now)))
+            .values(consecutive_failures=failures,
+                    circuit_open_until=circuit.open_until(failures, now)))
         return
     if not health.failures:
         return
+    counted = e.c.consecutive_failures
     failures = await session.scalar(
         sa.update(e).where(where)
-        .values(consecutive_failures=e.c.consecutive_failures + health.failures)
+        .values(consecutive_failures=sa.func.least(
+            counted + health.failures, sa.func.greatest(counted + 1, circuit.threshold)))
         .returning(e.c.consecutive_failures))
     if failures is not None:
         open_until = circuit.open_until(failures, now)
