@@ -57,9 +57,13 @@ def audience_of(path: str, document: dict) -> str:
 
 
 def decision_id_of(document: dict) -> str | None:
+    """The decision a webhook tells of: in the raw event it carries (subscribers), or in the
+    facts of a notice written for a person (``data``: affected party, reporter, authority)."""
     event = document.get("event") if isinstance(document.get("event"), dict) else {}
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    value = data.get("decision_id") or document.get("decision_id")
+    for data in (event.get("data"), document.get("data")):
+        if isinstance(data, dict) and data.get("decision_id"):
+            return str(data["decision_id"])
+    value = document.get("decision_id")
     return str(value) if value else None
 
 
