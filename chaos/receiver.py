@@ -45,6 +45,7 @@ class Webhook:
     audience: str
     event_type: str | None
     at: float
+    recipient: str | None = None   # one decision tells each reporter of its reports
 
 
 def audience_of(path: str, document: dict) -> str:
@@ -102,7 +103,8 @@ class Receiver:
         self.webhooks.append(Webhook(
             webhook_id=headers["webhook-id"], decision_id=decision_id_of(document),
             audience=audience_of(request.url.path, document), event_type=document.get("type"),
-            at=time.time()))
+            at=time.time(), recipient=document.get("recipient")
+            if isinstance(document.get("recipient"), str) else None))
         return Response(status_code=204)
 
     async def start(self) -> None:

@@ -1,5 +1,5 @@
 """The fault suite's short form: the four services as processes under the local supervisor,
-on a Kafka broker and a PostgreSQL server of the suite's own (ports 39092 and 54330, data in
+on a Kafka broker and a PostgreSQL server of the suite's own (ports 19292 and 19432, data in
 ``.local-chaos``), under a steady load of reports and reviewer decisions, through a kill -9
 of routing, poison records on every topic and a broker restart.
 
