@@ -21,18 +21,15 @@ Every delivery continues the trace of the event it tells of: its span's parent i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import sqlalchemy as sa
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Gauge, Histogram
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,48 +40,29 @@ from warden.notify.channels import (
     TransparencyDatabaseChannel,
     WebhookChannel,
 )
+from warden.notify.circuit import CircuitPolicy
 from warden.notify.domain import (
     AttemptResult,
-    CircuitPolicy,
     EndpointKind,
-    NotificationStatus,
     RetryPolicy,
     Verdict,
-    after_attempt,
     describe_failure,
-    outcome_event,
-    references_of_notification,
 )
-from warden.notify.leases import Claim, Outcome, Recorded
+from warden.notify.leases import Claim
 from warden.notify.models import DeliveryAttempt, Endpoint
+from warden.notify.outcomes import OutcomeRecorder, Sent
 from warden.notify.persistence import PENDING_CHANNEL
 from warden.notify.settings import NotifySettings
 from warden.shared.bus.outbox import Outbox
-from warden.shared.contracts.envelope import CloudEvent
-from warden.shared.contracts.events import (
-    NOTIFICATION_DEAD_V1,
-    NOTIFICATION_DELIVERED_V1,
-    NotificationDeadV1,
-)
 from warden.shared.db import asyncpg_dsn
-from warden.shared.observability import correlation_id_var, get_logger
+from warden.shared.observability import get_logger
 from warden.shared.tracing import continuing
 from warden.shared.wakeup import WokenLoop
 
 log = get_logger(__name__)
 
-WEBHOOK_ATTEMPTS = Counter(
-    "warden_webhook_attempts_total", "Webhook POSTs by result (delivered, retry, dead, superseded)",
-    ["service", "outcome"],
-)
 WEBHOOK_SECONDS = Histogram(
     "warden_webhook_request_seconds", "Duration of one webhook POST", ["service"],
-)
-DELIVERIES = Counter(
-    "warden_notify_deliveries_total",
-    "Finished notifications by audience (reporter, affected, authority, transparency_db, ...) "
-    "and outcome (delivered, dead)",
-    ["service", "audience", "outcome"],
 )
 CIRCUIT_OPEN = Gauge(
     "warden_notify_circuit_open",
@@ -97,30 +75,19 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class Sent:
-    """A send that has ended, waiting to be recorded."""
-
-    claim: Claim
-    result: AttemptResult
-    span: trace.Span
-    counts_for_health: bool = True
-    failed_request: bool | None = None   # a batch request's outcome, for the endpoint's health
-
-
 class DeliveryWorker:
     def __init__(self, *, settings: NotifySettings, sessions: async_sessionmaker[AsyncSession],
                  outbox: Outbox, rng: random.Random | None = None) -> None:
         self._settings = settings
         self._sessions = sessions
-        self._outbox = outbox
-        self._rng = rng
         self._policy = RetryPolicy(max_attempts=settings.delivery_max_attempts,
                                    backoff_initial_s=settings.delivery_backoff_initial_s,
                                    backoff_max_s=settings.delivery_backoff_max_s)
-        self._circuit = CircuitPolicy(threshold=settings.circuit_failure_threshold,
-                                      open_s=settings.circuit_open_s,
-                                      max_open_s=settings.circuit_max_open_s)
+        self._recorder = OutcomeRecorder(
+            settings=settings, sessions=sessions, outbox=outbox, policy=self._policy, rng=rng,
+            circuit=CircuitPolicy(threshold=settings.circuit_failure_threshold,
+                                  open_s=settings.circuit_open_s,
+                                  max_open_s=settings.circuit_max_open_s))
         self._loop = WokenLoop(name="delivery", dsn=asyncpg_dsn(settings.database_url),
                                channel=PENDING_CHANNEL, round=self._round,
                                backoff_initial_s=0.2, backoff_max_s=10.0)
@@ -256,13 +223,13 @@ class DeliveryWorker:
         """Store one attempt and, if this worker still holds the lease, its consequence."""
         span = self._span(claim)
         try:
-            await self._record([Sent(claim, result, span)])
+            await self._recorder.record([Sent(claim, result, span)])
         finally:
             span.end()
 
     async def _record_batch(self, sent: list[Sent]) -> None:
         try:
-            await self._record(sent)
+            await self._recorder.record(sent)
         except asyncio.CancelledError:
             # The worker stops: these stay in flight, to be released (if still held).
             raise
@@ -273,84 +240,6 @@ class DeliveryWorker:
                 item.span.end()
         for item in sent:
             self._in_flight.pop(item.claim.notification_id, None)
-
-    async def _record(self, sent: list[Sent]) -> None:
-        if not sent:
-            return
-        now = _utcnow()
-        outcomes = [Outcome(claim=s.claim, result=s.result, transition=after_attempt(
-            s.result, attempt_in_round=s.claim.attempts_in_round + 1, policy=self._policy,
-            now=now, rng=self._rng)) for s in sent]
-        async with self._sessions() as session, session.begin():
-            recorded = await leases.record_outcomes(session, outcomes, now=now)
-            await leases.add_attempts(session, recorded)
-            health = leases.endpoint_health(
-                [(o, s.counts_for_health, s.failed_request)
-                 for o, s in zip(outcomes, sent, strict=True)], now=now)
-            for entry in health:
-                await leases.record_endpoint_health(session, entry, now=now,
-                                                    circuit=self._circuit)
-            spans = {s.claim.notification_id: s for s in sent}
-            events: list[tuple[CloudEvent, str]] = []
-            for item in recorded:
-                if item.finished:
-                    with self._context(spans[item.outcome.claim.notification_id]):
-                        events += self._outcome_events(item, now)
-            await self._outbox.stage_many(session, events)
-        names = {s.claim.endpoint_id: s.claim.endpoint_name for s in sent}
-        for entry in health:
-            if entry.gone_reason:
-                log.warning("endpoint_disabled", endpoint=names.get(entry.endpoint_id),
-                            reason=entry.gone_reason)
-        service = self._settings.service_name
-        for item in recorded:
-            claim, result = item.outcome.claim, item.outcome.result
-            WEBHOOK_ATTEMPTS.labels(service, item.label).inc()
-            if item.finished:
-                DELIVERIES.labels(service, item.audience,
-                                  item.outcome.transition.status.value).inc()
-            with self._context(spans[claim.notification_id]):
-                log.info("webhook_attempt", notification_id=str(claim.notification_id),
-                         endpoint=claim.endpoint_name, attempt=item.attempts,
-                         outcome=item.label, status_code=result.status_code,
-                         error=result.error, duration_ms=result.duration_ms)
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _context(sent: Sent) -> Iterator[None]:
-        """The delivery's span and the notification's correlation id, for its log line and
-        its outcome events."""
-        token = correlation_id_var.set(sent.claim.correlation_id)
-        try:
-            with trace.use_span(sent.span, end_on_exit=False):
-                yield
-        finally:
-            correlation_id_var.reset(token)
-
-    def _outcome_events(self, item: Recorded, now: datetime) -> list[tuple[CloudEvent, str]]:
-        """``notifications.delivered`` for every finished notification (intake learns when a
-        reporter was told); a dead one also goes to ``notifications.dlq`` for an operator."""
-        claim = item.outcome.claim
-        refs = references_of_notification(item)
-        status = item.outcome.transition.status
-        payload = outcome_event(
-            notification_id=claim.notification_id, source_event_id=item.source_event_id,
-            source_event_type=item.source_event_type, endpoint_name=claim.endpoint_name,
-            endpoint_url=claim.url, status=status, attempts=item.attempts, finished_at=now,
-            refs=refs, audience=item.audience, notice=item.notice, channel=item.channel)
-        key = refs.subject_id
-        events = [(self._outbox.event(type=NOTIFICATION_DELIVERED_V1, key=key, payload=payload),
-                   key)]
-        if status is NotificationStatus.DEAD:
-            events.append((self._outbox.event(type=NOTIFICATION_DEAD_V1, key=key,
-                                              payload=NotificationDeadV1(
-                notification_id=claim.notification_id, source_event_id=item.source_event_id,
-                source_event_type=item.source_event_type, audience=item.audience,
-                notice=item.notice, channel=item.channel, endpoint_name=claim.endpoint_name,
-                attempts=item.attempts, reason=item.last_error or "gave up", died_at=now,
-                case_id=refs.case_id, decision_id=refs.decision_id,
-                report_ids=refs.report_ids)), key))
-        return events
 
     # --- shutdown ----------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ A round of the delivery worker costs a few statements whatever its size:
 * ``record_outcomes``: ONE statement stores the state of every notification of a batch —
   its new status when this worker still holds its lease, only the attempt's traces when the
   lease ran out and another worker took over ("superseded") — and ``add_attempts`` ONE
-  insert of their attempts; an endpoint's health is one update per endpoint and batch.
+  insert of their attempts (an endpoint's health, one update per endpoint and batch, is
+  ``circuit``'s).
 
 The lease token is drawn once per round: a notification is held by a worker exactly while
 its ``claim_token`` is that round's token.
@@ -26,11 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.notify.domain import (
     AttemptResult,
-    CircuitPolicy,
     EndpointKind,
     NotificationStatus,
     Transition,
-    Verdict,
 )
 from warden.notify.models import DeliveryAttempt, Endpoint, Notification
 
@@ -247,86 +246,3 @@ async def add_attempts(session: AsyncSession, recorded: list[Recorded]) -> None:
         "duration_ms": r.outcome.result.duration_ms,
         "status_code": r.outcome.result.status_code, "error": r.outcome.result.error,
         "outcome": r.label} for r in recorded])
-
-
-# --- endpoint health -----------------------------------------------------------------------
-
-@dataclass
-class Health:
-    """What a batch of attempts says of one endpoint, in the order they ended: a success
-    closes its circuit (``reset``), each retryable failure after the last success counts
-    toward opening it, a 410 disables it."""
-
-    endpoint_id: uuid.UUID
-    reset: bool = False
-    failures: int = 0
-    gone_reason: str | None = None
-    failures_known: int = 0   # its failure count when the notifications were leased
-
-    def add(self, *, failed: bool, gone: bool, now: datetime) -> None:
-        if gone:
-            self.gone_reason = f"the receiver answered 410 Gone at {now.isoformat()}"
-        elif failed:
-            self.failures += 1
-        else:
-            self.reset, self.failures = True, 0
-
-    @property
-    def changes_anything(self) -> bool:
-        # All went well and the endpoint had no failures: nothing to write.
-        return bool(self.gone_reason or self.failures or self.failures_known)
-
-
-def endpoint_health(items: list[tuple[Outcome, bool, bool | None]], *,
-                    now: datetime) -> list[Health]:
-    """``items``: (outcome, counts for the endpoint's health, the request failed — None:
-    judge by the attempt's verdict). A batch request to the Transparency Database is one
-    request's outcome for its endpoint, not a hundred."""
-    health: dict[uuid.UUID, Health] = {}
-    for outcome, counts, failed_request in items:
-        claim = outcome.claim
-        if not counts or claim.endpoint_id is None:
-            continue
-        verdict = outcome.result.verdict
-        failed = verdict is Verdict.RETRY if failed_request is None else failed_request
-        entry = health.setdefault(claim.endpoint_id, Health(claim.endpoint_id))
-        entry.failures_known = max(entry.failures_known, claim.endpoint_failures)
-        entry.add(failed=failed, gone=verdict is Verdict.GONE, now=now)
-    return [h for h in health.values() if h.changes_anything]
-
-
-async def record_endpoint_health(session: AsyncSession, health: Health, *, now: datetime,
-                                 circuit: CircuitPolicy) -> None:
-    """Success closes the circuit; a retryable failure counts toward opening it; a 410
-    disables the endpoint until an operator enables it again."""
-    e = _endpoints
-    where = e.c.id == health.endpoint_id
-    if health.gone_reason:
-        await session.execute(sa.update(e).where(where).values(
-            enabled=False, disabled_reason=health.gone_reason, updated_at=now))
-        return
-    # Failures up to the threshold count one by one (a batch of them opens the circuit);
-    # past it a batch counts as one failed probe, so the cool-down doubles once per round
-    # that fails, not once per notification that was in it.
-    if health.reset:
-        # Closed by the success, then opened again if enough failures followed it.
-        failures = min(health.failures, circuit.threshold)
-        await session.execute(
-            sa.update(e).where(where, sa.or_(e.c.consecutive_failures != failures,
-                                             e.c.circuit_open_until.is_not(None)))
-            .values(consecutive_failures=failures,
-                    circuit_open_until=circuit.open_until(failures, now)))
-        return
-    if not health.failures:
-        return
-    counted = e.c.consecutive_failures
-    failures = await session.scalar(
-        sa.update(e).where(where)
-        .values(consecutive_failures=sa.func.least(
-            counted + health.failures, sa.func.greatest(counted + 1, circuit.threshold)))
-        .returning(e.c.consecutive_failures))
-    if failures is not None:
-        open_until = circuit.open_until(failures, now)
-        if open_until is not None:
-            await session.execute(sa.update(e).where(where)
-                                  .values(circuit_open_until=open_until))
