@@ -134,3 +134,15 @@ class DeliveryAttempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = None
     outcome: str
+
+
+class AwaitedReport(SQLModel, table=True):
+    """A decision that named a report notify had not seen yet: the report's reporter is told
+    of the decision when ``reports.normalized`` brings the report (the event is kept whole)."""
+
+    __tablename__ = "awaited_reports"
+
+    report_id: uuid.UUID = Field(sa_column=_uuid_pk())
+    decision_event_id: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    decision_event: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(server_default=sa.func.now()))

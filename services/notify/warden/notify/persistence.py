@@ -18,7 +18,13 @@ from warden.notify.domain import (
     wants,
     webhook_body,
 )
-from warden.notify.models import DeliveryAttempt, Endpoint, KnownReport, Notification
+from warden.notify.models import (
+    AwaitedReport,
+    DeliveryAttempt,
+    Endpoint,
+    KnownReport,
+    Notification,
+)
 from warden.notify.notices import Audience
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.errors import Conflict
@@ -172,6 +178,26 @@ async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]) -> l
         return []
     k = KnownReport.__table__
     return list((await session.execute(sa.select(k).where(k.c.report_id.in_(report_ids)))).all())
+
+
+async def await_reports(session: AsyncSession, report_ids: list[uuid.UUID],
+                        event: CloudEvent) -> None:
+    """Keep a decision for reports not seen yet (once per report and decision event)."""
+    if not report_ids:
+        return
+    a = AwaitedReport.__table__
+    await session.execute(insert(a).on_conflict_do_nothing(), [
+        {"report_id": r, "decision_event_id": event.id, "decision_event": event.to_bytes()}
+        for r in report_ids])
+
+
+async def take_awaited(session: AsyncSession, report_id: uuid.UUID) -> list[CloudEvent]:
+    """The decisions that waited for this report, removed from the waiting list (in the
+    transaction that queues their notices, so none is lost or told twice)."""
+    a = AwaitedReport.__table__
+    rows = (await session.execute(sa.delete(a).where(a.c.report_id == report_id)
+                                  .returning(a.c.decision_event))).all()
+    return [CloudEvent.from_bytes(row.decision_event) for row in rows]
 
 
 # --- notifications -----------------------------------------------------------------------
