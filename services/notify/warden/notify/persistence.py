@@ -174,10 +174,17 @@ async def remember_routing(session: AsyncSession, report_id: uuid.UUID, *, case_
 
 
 async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]) -> list:
+    """The reports as notify knows them, each row locked (an empty one is made for a report
+    not seen yet). The lock orders a decision against its report's own transaction: one
+    running at the same time is waited for and then seen, or it waits for this one and then
+    sees what this one left for it (``await_reports``)."""
     if not report_ids:
         return []
     k = KnownReport.__table__
-    return list((await session.execute(sa.select(k).where(k.c.report_id.in_(report_ids)))).all())
+    statement = insert(k).values([{"report_id": r} for r in sorted(set(report_ids))])
+    return list((await session.execute(statement.on_conflict_do_update(
+        index_elements=["report_id"], set_={"report_id": statement.excluded.report_id})
+        .returning(*k.c))).all())
 
 
 async def await_reports(session: AsyncSession, report_ids: list[uuid.UUID],
