@@ -21,7 +21,10 @@ from chaos.infra import KafkaCluster, KafkaNode, Postgres
 from chaos.ledger import behind
 from chaos.system import System
 from warden.shared.contracts.events import EVENT_MODELS
-from warden.shared.contracts.topics import ALL_TOPICS, REPORTS_RAW, dlq
+from warden.shared.contracts.topics import ALL_TOPICS, REPORTS_RAW, all_topics_with_dlq, dlq
+
+# Topics that have a dead-letter topic (notifications.dlq is one itself and has none).
+DEAD_LETTERED = [t for t in ALL_TOPICS if dlq(t) in all_topics_with_dlq()]
 
 
 @dataclass
@@ -157,6 +160,8 @@ class PoisonRecords(Fault):
     sent: dict[str, list[bytes]] = field(default_factory=dict)
     readers: dict[str, list[str]] = field(default_factory=dict)
     dead_letters: dict[bytes, dict[str, str]] = field(default_factory=dict)  # value -> consumer -> reason
+    placed: dict[bytes, tuple[str, int, int]] = field(default_factory=dict)  # value -> (topic, partition, offset)
+    committed: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)  # consumer -> offsets
 
     async def inject(self, ctx: Context) -> None:
         system = ctx.system
@@ -168,9 +173,10 @@ class PoisonRecords(Fault):
                 self.sent[topic] = poison_values(topic, self.tag)
                 headers = [("warden-client", b"local-dev")] if topic == REPORTS_RAW else []
                 for value in self.sent[topic]:
-                    await producer.send_and_wait(system.prefix + topic, value=value,
-                                                 key=f"chaos-poison-{self.tag}".encode(),
-                                                 headers=headers)
+                    placed = await producer.send_and_wait(
+                        system.prefix + topic, value=value,
+                        key=f"chaos-poison-{self.tag}".encode(), headers=headers)
+                    self.placed[value] = (topic, placed.partition, placed.offset)
         finally:
             await producer.stop()
 
@@ -179,7 +185,7 @@ class PoisonRecords(Fault):
                                     enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = [TopicPartition(system.prefix + dlq(t), p) for t in ALL_TOPICS
+            partitions = [TopicPartition(system.prefix + dlq(t), p) for t in DEAD_LETTERED
                           for p in range(system.partitions)]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
@@ -193,13 +199,41 @@ class PoisonRecords(Fault):
         finally:
             await consumer.stop()
 
+    async def _read_commits(self, system: System) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka, client_id="chaos-admin")
+        await admin.start()
+        try:
+            for consumer in {c for readers in self.readers.values() for c in readers}:
+                offsets = await admin.list_consumer_group_offsets(
+                    f"{system.prefix}warden-{consumer}")
+                self.committed[consumer] = {(tp.topic.removeprefix(system.prefix), tp.partition):
+                                            meta.offset for tp, meta in offsets.items()}
+        finally:
+            await admin.close()
+
+    def _skipped(self, value: bytes, consumer: str) -> bool:
+        """A well-formed envelope of a type this consumer has no handler for is skipped (it
+        never reads the data): settled, once its group has committed past it."""
+        topic, partition, offset = self.placed.get(value, ("", -1, -1))
+        return self.committed.get(consumer, {}).get((topic, partition), -1) > offset
+
     async def problems(self, ctx: Context) -> dict[str, list[str]]:
         await asyncio.wait_for(self._read_dead_letters(ctx.system), 30)
+        await asyncio.wait_for(self._read_commits(ctx.system), 30)
         missing: dict[str, list[str]] = {}
         for topic, values in self.sent.items():
+            if topic not in DEAD_LETTERED:
+                continue  # a dead-letter topic of its own (notifications.dlq): nobody reads it
             for index, value in enumerate(values):
                 landed = self.dead_letters.get(value, {})
+                envelope = index >= 2  # see poison_values: not JSON, no event, then envelopes
+                if envelope and self.readers.get(topic) and not landed:
+                    # Skipped by each reader: then none handles the type it claims to be.
+                    missing.setdefault("poison envelope dead-lettered by no reader", []).append(
+                        f"{topic}#{index}")
                 for consumer in self.readers.get(topic, []):
+                    if consumer not in landed and envelope and self._skipped(value, consumer):
+                        continue
                     if consumer not in landed:
                         missing.setdefault("poison record not dead-lettered", []).append(
                             f"{topic}#{index} by {consumer}")

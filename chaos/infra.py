@@ -4,9 +4,14 @@ Never the shared broker on 9092 or the database on 54320: the suite drives the p
 scripts (deploy/local) with other ports and a data directory of its own
 (``WARDEN_CHAOS_DIR``, default ``<repo>/.local-chaos``):
 
-* one Kafka node on 127.0.0.1:39092 (controller 39093),
+* one Kafka node on 127.0.0.1:19292 (controller 19293),
 * the three-node KRaft cluster of ``kafka-cluster.sh`` on 19092-19094 (controllers 19192-19194),
-* PostgreSQL on 127.0.0.1:54330.
+* PostgreSQL on 127.0.0.1:19432.
+
+Every port the suite stops and starts again lies below Linux's ephemeral range (32768-60999
+by default): clients that keep reconnecting to a stopped broker on a port inside that range
+can be given that very port as their own source port (a TCP self-connect), and the broker
+then cannot bind it again ("Address already in use"), as a broker restart on 39092 showed.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "local"
-SINGLE_KAFKA_PORT = 39092
-SINGLE_CONTROLLER_PORT = 39093
-POSTGRES_PORT = 54330
+SINGLE_KAFKA_PORT = 19292
+SINGLE_CONTROLLER_PORT = 19293
+POSTGRES_PORT = 19432
 CLUSTER_BOOTSTRAP = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
 
 
@@ -84,7 +89,7 @@ def _pid(path: Path) -> int | None:
 
 
 class KafkaNode:
-    """The single broker (kafka.sh on 39092)."""
+    """The single broker (kafka.sh on 19292)."""
 
     bootstrap = f"127.0.0.1:{SINGLE_KAFKA_PORT}"
     name = "kafka"

@@ -7,7 +7,8 @@ Sources, each read as its owner keeps it:
 * decision's ``decisions``;
 * the ``decisions.recorded`` topic, read from the beginning by a consumer of our own;
 * the webhooks the receiver got (a ``webhook-id`` is one notification; the same id twice is
-  a resend, which receivers absorb; two ids for one decision and audience is a double).
+  a resend, which receivers absorb; two ids for one decision, audience and recipient is a
+  double — a decision on a case of several reports tells each of their reporters).
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class Snapshot:
     decided_at: dict[str, float]
     decisions_per_case: Counter
     audiences: set[str]
-    webhooks: dict[tuple[str, str], set[str]]   # (decision id, audience) -> webhook ids
+    # (decision id, audience) -> recipient -> webhook ids
+    webhooks: dict[tuple[str, str], dict[str | None, set[str]]]
     webhook_resends: Counter                     # decision id -> extra copies of a webhook
     events: dict[str, set[str]]
     event_resends: Counter                       # decision id -> extra copies of an event
@@ -116,12 +118,13 @@ async def snapshot(system: System, reader: TopicReader, report_ids: list[str]) -
     case_of: dict[str, list[str]] = defaultdict(list)
     for row in routed_rows:
         case_of[str(row["report_id"])].append(str(row["case_id"]))
-    webhooks: dict[tuple[str, str], set[str]] = defaultdict(set)
+    webhooks: dict[tuple[str, str], dict[str | None, set[str]]] = defaultdict(dict)
     seen: set[str] = set()
     webhook_resends: Counter = Counter()
     for hook in system.receiver.webhooks:
         if hook.decision_id:
-            webhooks[(hook.decision_id, hook.audience)].add(hook.webhook_id)
+            webhooks[(hook.decision_id, hook.audience)].setdefault(
+                hook.recipient, set()).add(hook.webhook_id)
             if hook.webhook_id in seen:
                 webhook_resends[hook.decision_id] += 1
         seen.add(hook.webhook_id)
@@ -197,12 +200,13 @@ def account(snap: Snapshot, report_ids: list[str], acked: dict[str, str],
                                                       if len(snap.events.get(d, ())) > 1]
     result.events = sum(1 for d in recorded if len(snap.events.get(d, ())) == 1)
     for audience in sorted(snap.audiences):
-        hooks = {d: snap.webhooks.get((d, audience), set()) for d in recorded}
+        hooks = {d: snap.webhooks.get((d, audience), {}) for d in recorded}
         result.lost[f"decision not delivered to {audience}"] = [d for d, h in hooks.items()
                                                                  if not h]
         result.doubled[f"decision delivered to {audience} as several notifications"] = [
-            d for d, h in hooks.items() if len(h) > 1]
-        result.deliveries[audience] = sum(1 for h in hooks.values() if len(h) == 1)
+            d for d, h in hooks.items() if any(len(ids) > 1 for ids in h.values())]
+        result.deliveries[audience] = sum(1 for h in hooks.values()
+                                          if h and all(len(ids) == 1 for ids in h.values()))
     result.lost = {k: v for k, v in result.lost.items() if v}
     result.doubled = {k: v for k, v in result.doubled.items() if v}
     result.resent = {"webhooks": sum(snap.webhook_resends[d] for d in recorded),

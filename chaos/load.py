@@ -78,12 +78,16 @@ class Load:
         self._tasks: list[asyncio.Task] = []
         self._in_flight: set[asyncio.Task] = set()
         self._recent: list[str] = []
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0),
-                                         limits=httpx.Limits(max_connections=64))
+        self._client = self._new_client()
         self._reviewer_headers = [
             {"Authorization": "Bearer " + issue_reviewer_token(
                 REVIEWER_SECRET, f"chaos-reviewer-{i}", SKILLS, ["reviewer"])}
             for i in range(reviewers)]
+
+    @staticmethod
+    def _new_client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=httpx.Timeout(10.0),
+                                 limits=httpx.Limits(max_connections=64))
 
     def tally(self, phase: str | None = None) -> Tally:
         return self.tallies.setdefault(phase or self.phase, Tally())
@@ -91,6 +95,8 @@ class Load:
     # ------------------------------------------------------------------ control
     def start(self, phase: str) -> None:
         self.phase = phase
+        if self._client.is_closed:
+            self._client = self._new_client()
         self.tally(phase)
         self._running.set()
         self._tasks = [asyncio.create_task(self._report_loop(), name="reporters")]
@@ -111,6 +117,11 @@ class Load:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            if pending:
+                # httpcore can lose pool slots to requests cancelled while waiting for a
+                # connection (encode/httpcore#1093): once all 64 are gone every request of the
+                # next phase would time out in the pool. The next phase gets a fresh client.
+                await self._client.aclose()
 
     async def close(self) -> None:
         await self.stop()

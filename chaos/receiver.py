@@ -13,12 +13,13 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -44,6 +45,7 @@ class Webhook:
     audience: str
     event_type: str | None
     at: float
+    recipient: str | None = None   # one decision tells each reporter of its reports
 
 
 def audience_of(path: str, document: dict) -> str:
@@ -56,9 +58,13 @@ def audience_of(path: str, document: dict) -> str:
 
 
 def decision_id_of(document: dict) -> str | None:
+    """The decision a webhook tells of: in the raw event it carries (subscribers), or in the
+    facts of a notice written for a person (``data``: affected party, reporter, authority)."""
     event = document.get("event") if isinstance(document.get("event"), dict) else {}
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    value = data.get("decision_id") or document.get("decision_id")
+    for data in (event.get("data"), document.get("data")):
+        if isinstance(data, dict) and data.get("decision_id"):
+            return str(data["decision_id"])
+    value = document.get("decision_id")
     return str(value) if value else None
 
 
@@ -69,7 +75,7 @@ class Receiver:
     webhooks: list[Webhook] = field(default_factory=list)
     bad_signatures: int = 0
     _server: uvicorn.Server | None = None
-    _task: asyncio.Task | None = None
+    _thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -80,7 +86,11 @@ class Receiver:
         return self._server is not None
 
     async def _receive(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            # The sender went away mid-request (notify killed or restarted): nothing arrived.
+            return Response(status_code=400)
         headers = {k.lower(): v for k, v in request.headers.items()}
         if not signature_valid(self.secret, headers, body):
             self.bad_signatures += 1
@@ -93,24 +103,38 @@ class Receiver:
         self.webhooks.append(Webhook(
             webhook_id=headers["webhook-id"], decision_id=decision_id_of(document),
             audience=audience_of(request.url.path, document), event_type=document.get("type"),
-            at=time.time()))
+            at=time.time(), recipient=document.get("recipient")
+            if isinstance(document.get("recipient"), str) else None))
         return Response(status_code=204)
 
     async def start(self) -> None:
+        """Serve in a thread of its own, with its own event loop: the suite's counting (which
+        can keep the main loop busy for seconds on a loaded box) must not slow the answers
+        down, or notify's timeouts and circuit breaker would be measuring the suite."""
         app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                log_level="warning", lifespan="off"))
-        self._task = asyncio.create_task(server.serve(), name="receiver")
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                asyncio.run(server.serve())
+            except BaseException as exc:  # noqa: BLE001 - reported by start()
+                failure.append(exc)
+
+        thread = threading.Thread(target=serve, name="chaos-receiver", daemon=True)
+        thread.start()
         while not server.started:
-            if self._task.done():
-                await self._task  # raises why it could not start (e.g. the port is taken)
+            if not thread.is_alive():
+                if failure:
+                    raise failure[0]
                 raise RuntimeError(f"webhook receiver could not listen on {self.port}")
             await asyncio.sleep(0.05)
-        self._server = server
+        self._server, self._thread = server, thread
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
-        if self._task is not None:
-            await self._task
-        self._server, self._task = None, None
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 30)
+        self._server, self._thread = None, None

@@ -126,7 +126,7 @@ def trace_id_of(traceparent: str | None) -> str:
     return traceparent.split("-")[1]
 
 
-async def test_one_trace_from_intakes_request_to_notifys_consumer(traced_system, infra,
+async def test_one_trace_from_intakes_request_to_notifys_delivery(traced_system, infra,
                                                                    topic_prefix):
     processes, collector, client = traced_system
     intake, routing, decision = (processes[n].url for n in ("intake", "routing", "decision"))
@@ -168,13 +168,20 @@ async def test_one_trace_from_intakes_request_to_notifys_consumer(traced_system,
     async def every_service_reported():
         found = collector.services_in(trace_id)
         return found if set(found) >= {f"warden-{s}" for s in SERVICES} and any(
-            "decisions.recorded" in n for n in found["warden-notify"]) else None
+            "decisions.recorded" in n for n in found["warden-notify"]) and any(
+            n == "notification deliver" for n in found["warden-notify"]) else None
     found = await eventually(every_service_reported, timeout=30,
-                             what="spans of all four services in one trace")
+                             what="spans of all four services in one trace, up to the delivery")
     assert any(name.startswith("POST /v1/reports") for name in found["warden-intake"]), found
     assert any("reports.normalized process" in name for name in found["warden-routing"]), found
     assert any("cases.routed process" in name for name in found["warden-decision"]), found
     assert any(name.startswith("POST /v1/cases") for name in found["warden-decision"]), found
+    # The webhook for the decision continues that trace: its delivery span (and its log line
+    # and outcome event) are in it, not in a trace of their own.
+    assert "notification deliver" in found["warden-notify"], found
+    told = await read_events(infra.kafka, f"{topic_prefix}{topics.NOTIFICATIONS_DELIVERED}",
+                             expect=1)
+    assert {trace_id_of(e.traceparent) for e in told} == {trace_id}
 
     # Logs: every line written while handling a request or an event carries both ids, and
     # notify's line about this decision names the trace.
@@ -186,3 +193,6 @@ async def test_one_trace_from_intakes_request_to_notifys_consumer(traced_system,
     notify_lines = [json.loads(x) for x in processes["notify"].log.read_text().splitlines()
                     if '"notifications_queued"' in x]
     assert any(x.get("trace_id") == trace_id and x.get("correlation_id") for x in notify_lines)
+    attempts = [json.loads(x) for x in processes["notify"].log.read_text().splitlines()
+                if '"webhook_attempt"' in x]
+    assert any(x.get("trace_id") == trace_id for x in attempts), attempts

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from warden.notify.circuit import CircuitPolicy
 from warden.notify.domain import (
     AttemptResult,
-    CircuitPolicy,
     EndpointKind,
     NotificationStatus,
     RetryPolicy,

@@ -121,3 +121,13 @@ def working(service: str, name: str, **attributes: str) -> Iterator[trace.Span]:
     with tracer.start_as_current_span(name, kind=SpanKind.INTERNAL,
                                       attributes=attributes) as span:
         yield span
+
+
+def continuing(service: str, name: str, *, traceparent: str | None,
+               kind: SpanKind = SpanKind.INTERNAL, **attributes: str) -> trace.Span:
+    """A span that continues the trace of ``traceparent`` (a new trace without one), started
+    but not made current: work that begins in one task and ends in another (a delivery sent,
+    then recorded in a batch) enters it with ``trace.use_span(span)`` and ends it there."""
+    parent = _propagator.extract({"traceparent": traceparent}) if traceparent else None
+    tracer = tracer_provider(service).get_tracer("warden.work")
+    return tracer.start_span(name, kind=kind, context=parent, attributes=attributes)

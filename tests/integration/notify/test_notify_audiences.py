@@ -210,3 +210,37 @@ async def test_a_mailbox_refused_for_good_is_dead_with_the_smtp_reply(
     assert payload.channel == "email" and payload.attempts == 1
     assert payload.reason == "recipient refused: SMTP 550"
     assert smtp_server.handler.received == [] and receiver.received == []
+
+
+async def test_a_decision_that_comes_before_its_report_still_tells_the_reporter_once(
+        receiver, make_settings):
+    """The reports and decisions consumers run apart (after a restart or a broker loss one
+    can be behind): the reporter is told of the decision once the report arrives."""
+    settings = make_settings(receiver.url)
+    report, reported = report_event("user", reporter_id="user-late")
+    decision, decided = decision_v2_event(subject=reported.subject,
+                                          report_ids=[reported.report_id])
+    async with running(create_app(settings)) as client:
+        # Routing's event first too: a report known only from cases.routed is not "seen".
+        await publish(settings, topics.CASES_ROUTED, routed_event(reported))
+        await publish(settings, topics.DECISIONS_RECORDED, decision)
+        await eventually(lambda: _kinds(receiver, {"statement_of_reasons"}),
+                         what="the affected party told, the reporter not yet")
+        assert not notices_of(receiver, "reporter_outcome")
+        await publish(settings, topics.REPORTS_NORMALIZED, report)
+        await eventually(lambda: _kinds(receiver, {"reporter_receipt", "reporter_outcome"}),
+                         what="the reporter's receipt and outcome once the report came")
+        await publish(settings, topics.REPORTS_NORMALIZED, report)  # a resend adds nothing
+        delivered = await read_events(
+            settings.kafka_bootstrap, settings.topic(topics.NOTIFICATIONS_DELIVERED),
+            expect=4, event_type=NOTIFICATION_DELIVERED_V1, settle=2.0)
+        log = await notifications(client, settings)
+
+    [told] = notices_of(receiver, "reporter_outcome")
+    assert told["recipient"] == "user-late"
+    assert told["data"]["decision_id"] == str(decided.decision_id)
+    assert len(notices_of(receiver, "statement_of_reasons")) == 1
+    # Receipt, outcome, statement of reasons and the raw decision event: each once.
+    assert len(delivered) == len(log) == 4
+    assert sorted(n["audience"] for n in log) == ["affected", "reporter", "reporter",
+                                                  "subscriber"]

@@ -17,7 +17,7 @@ from tests.integration.notify.conftest import (
 )
 from tests.support.apps import eventually, running
 from tests.support.kafka import read_events
-from warden.notify import persistence
+from warden.notify import leases
 from warden.notify.app import create_app
 from warden.notify.delivery import DeliveryWorker
 from warden.notify.signing import verify
@@ -142,7 +142,7 @@ async def test_worker_whose_lease_ran_out_does_not_override_the_new_holder(recei
         runtime = app.state.runtime
         async with runtime.sessions() as session, session.begin():
             # A lease that is already over, as if this worker had stalled for too long.
-            [old_claim] = await persistence.claim_due(
+            [old_claim] = await leases.claim_due(
                 session, limit=1, now=datetime.now(UTC), lease=timedelta(seconds=-1))
         stale, current = (DeliveryWorker(settings=settings, sessions=runtime.sessions,
                                          outbox=runtime.outbox) for _ in range(2))

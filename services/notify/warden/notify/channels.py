@@ -16,7 +16,7 @@ import aiosmtplib
 import httpx
 
 from warden.notify.domain import AttemptResult, Verdict, describe_failure
-from warden.notify.persistence import Claim
+from warden.notify.leases import Claim
 from warden.notify.signing import signature_headers
 
 USER_AGENT = "Warden-Webhooks/1.0"

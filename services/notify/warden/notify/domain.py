@@ -237,22 +237,6 @@ def outcome_event(*, notification_id: uuid.UUID, source_event_id: str, source_ev
     )
 
 
-@dataclass(frozen=True)
-class CircuitPolicy:
-    """After ``threshold`` failed attempts in a row an endpoint is left alone for a cool-down
-    (doubling while it keeps failing, up to ``max_open_s``); its notifications wait, unspent."""
-
-    threshold: int = 5
-    open_s: float = 30.0
-    max_open_s: float = 600.0
-
-    def open_until(self, consecutive_failures: int, now: datetime) -> datetime | None:
-        if consecutive_failures < self.threshold:
-            return None
-        doublings = min(consecutive_failures - self.threshold, 10)
-        return now + timedelta(seconds=min(self.max_open_s, self.open_s * 2 ** doublings))
-
-
 class EndpointKind(StrEnum):
     WEBHOOK = "webhook"
     EMAIL = "email"

@@ -113,6 +113,9 @@ class Notification(SQLModel, table=True):
     dedupe_key: str = ""
     puid: str | None = None
     last_response: dict | None = Field(default=None, sa_column=jsonb_column(nullable=True))
+    # The W3C trace context of the event this notification tells of: its delivery continues
+    # that trace (the report's, from intake's request on).
+    traceparent: str | None = None
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -131,3 +134,15 @@ class DeliveryAttempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = None
     outcome: str
+
+
+class AwaitedReport(SQLModel, table=True):
+    """A decision that named a report notify had not seen yet: the report's reporter is told
+    of the decision when ``reports.normalized`` brings the report (the event is kept whole)."""
+
+    __tablename__ = "awaited_reports"
+
+    report_id: uuid.UUID = Field(sa_column=_uuid_pk())
+    decision_event_id: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    decision_event: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(server_default=sa.func.now()))

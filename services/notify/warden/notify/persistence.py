@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -12,7 +11,6 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.notify.domain import (
-    CircuitPolicy,
     EndpointKind,
     NotificationStatus,
     References,
@@ -20,10 +18,17 @@ from warden.notify.domain import (
     wants,
     webhook_body,
 )
-from warden.notify.models import DeliveryAttempt, Endpoint, KnownReport, Notification
+from warden.notify.models import (
+    AwaitedReport,
+    DeliveryAttempt,
+    Endpoint,
+    KnownReport,
+    Notification,
+)
 from warden.notify.notices import Audience
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.errors import Conflict
+from warden.shared.tracing import current_traceparent
 
 # Committing a transaction that ran ``pg_notify`` on this channel wakes every delivery worker.
 PENDING_CHANNEL = "warden_notify_pending"
@@ -37,9 +42,26 @@ _notifications = Notification.__table__
 _endpoints = Endpoint.__table__
 
 
+_WOKEN_IN = "warden.notify.woken_in"
+_ENDPOINTS_IN = "warden.notify.endpoints_in"
+
+
+def _once_per_transaction(session: AsyncSession, key: str):
+    """(the current transaction, what was kept under ``key`` for it, or None)."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(key)
+    return transaction, (kept[1] if kept and transaction is not None
+                         and kept[0] is transaction else None)
+
+
 async def wake_delivery_workers(session: AsyncSession) -> None:
-    """Delivered by PostgreSQL on commit only, so a worker never looks too early."""
+    """Delivered by PostgreSQL on commit only, so a worker never looks too early; once per
+    transaction is enough (a batch of consumed events queues many notifications in one)."""
+    transaction, woken = _once_per_transaction(session, _WOKEN_IN)
+    if woken:
+        return
     await session.exec(sa.select(sa.func.pg_notify(PENDING_CHANNEL, "")))
+    session.info[_WOKEN_IN] = (transaction, True)
 
 
 # --- endpoints ---------------------------------------------------------------------------
@@ -89,20 +111,31 @@ async def get_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> Endpoin
     return await session.get(Endpoint, endpoint_id)
 
 
-async def subscribed_endpoints(session: AsyncSession, event_type: str) -> list[Endpoint]:
+async def _live_endpoints(session: AsyncSession) -> list:
+    """Every endpoint not taken out of the configuration (rows, not tracked objects), read
+    once per transaction: a batch of consumed events reads the table once, not per notice."""
+    transaction, live = _once_per_transaction(session, _ENDPOINTS_IN)
+    if live is None:
+        e = _endpoints
+        live = (await session.execute(sa.select(e.c.id, e.c.kind, e.c.enabled, e.c.event_types,
+                                                e.c.audiences).where(sa.or_(
+            e.c.enabled, sa.func.coalesce(e.c.disabled_reason, "")
+            != REMOVED_FROM_CONFIGURATION)).order_by(e.c.created_at, e.c.name))).all()
+        session.info[_ENDPOINTS_IN] = (transaction, live)
+    return live
+
+
+async def subscribed_endpoints(session: AsyncSession, event_type: str) -> list:
     """Webhook endpoints that take this raw event type (downstream enforcement tools)."""
-    enabled = (await session.exec(select(Endpoint).where(
-        Endpoint.enabled, Endpoint.kind == EndpointKind.WEBHOOK.value))).all()
-    return [e for e in enabled if wants(e.event_types, event_type)]
+    return [e for e in await _live_endpoints(session)
+            if e.enabled and e.kind == EndpointKind.WEBHOOK.value
+            and wants(e.event_types, event_type)]
 
 
-async def audience_endpoints(session: AsyncSession, audience: Audience) -> list[Endpoint]:
+async def audience_endpoints(session: AsyncSession, audience: Audience) -> list:
     """Endpoints of every kind subscribed to an audience's notices: a paused (or gone)
     endpoint still queues them, so nothing owed to a person is lost while it is off."""
-    live = (await session.exec(select(Endpoint).where(sa.or_(
-        Endpoint.enabled, sa.func.coalesce(_endpoints.c.disabled_reason, "")
-        != REMOVED_FROM_CONFIGURATION)))).all()
-    return [e for e in live if audience.value in (e.audiences or [])]
+    return [e for e in await _live_endpoints(session) if audience.value in (e.audiences or [])]
 
 
 async def rotate_secret(session: AsyncSession, endpoint: Endpoint, new_secret: str, *,
@@ -114,69 +147,64 @@ async def rotate_secret(session: AsyncSession, endpoint: Endpoint, new_secret: s
     session.add(endpoint)
 
 
-async def record_endpoint_health(session: AsyncSession, endpoint_id: uuid.UUID, *,
-                                 failed: bool, gone_reason: str | None, now: datetime,
-                                 circuit: CircuitPolicy) -> None:
-    """Success closes the circuit; a retryable failure counts toward opening it; a 410
-    disables the endpoint until an operator enables it again."""
-    e = _endpoints
-    if gone_reason:
-        await session.exec(sa.update(e).where(e.c.id == endpoint_id).values(
-            enabled=False, disabled_reason=gone_reason, updated_at=now))
-        return
-    if not failed:
-        await session.exec(sa.update(e).where(e.c.id == endpoint_id,
-                                              e.c.consecutive_failures != 0)
-                           .values(consecutive_failures=0, circuit_open_until=None))
-        return
-    failures = await session.scalar(
-        sa.update(e).where(e.c.id == endpoint_id)
-        .values(consecutive_failures=e.c.consecutive_failures + 1)
-        .returning(e.c.consecutive_failures))
-    if failures is not None:
-        open_until = circuit.open_until(failures, now)
-        if open_until is not None:
-            await session.exec(sa.update(e).where(e.c.id == endpoint_id)
-                               .values(circuit_open_until=open_until))
-
-
 # --- what notify remembers of reports ----------------------------------------------------
 
-async def remember_report(session: AsyncSession, values: dict) -> KnownReport:
-    """Upsert the reporter's side of a report; keeps what ``cases.routed`` wrote already."""
+async def remember_report(session: AsyncSession, values: dict):
+    """Upsert the reporter's side of a report; keeps what ``cases.routed`` wrote already.
+    Returns the row as it now is (one statement)."""
     k = KnownReport.__table__
     statement = insert(k).values(**values)
     update = {c: statement.excluded[c] for c in values if c != "report_id"}
-    await session.exec(statement.on_conflict_do_update(index_elements=["report_id"],
-                                                       set_=update))
-    return await _known(session, values["report_id"])
+    return (await session.execute(statement.on_conflict_do_update(
+        index_elements=["report_id"], set_=update).returning(*k.c))).one()
 
 
 async def remember_routing(session: AsyncSession, report_id: uuid.UUID, *, case_id: uuid.UUID,
-                           routed_at: datetime, queue: str) -> KnownReport:
+                           routed_at: datetime, queue: str):
     """The first routing of a report counts (a later transfer does not re-time the receipt)."""
     k = KnownReport.__table__
     statement = insert(k).values(report_id=report_id, case_id=case_id, routed_at=routed_at,
                                  queue=queue)
-    await session.exec(statement.on_conflict_do_update(
+    return (await session.execute(statement.on_conflict_do_update(
         index_elements=["report_id"],
         set_={"case_id": sa.func.coalesce(k.c.case_id, statement.excluded.case_id),
               "routed_at": sa.func.coalesce(k.c.routed_at, statement.excluded.routed_at),
-              "queue": sa.func.coalesce(k.c.queue, statement.excluded.queue)}))
-    return await _known(session, report_id)
+              "queue": sa.func.coalesce(k.c.queue, statement.excluded.queue)})
+        .returning(*k.c))).one()
 
 
-async def _known(session: AsyncSession, report_id: uuid.UUID) -> KnownReport:
-    row = await session.get(KnownReport, report_id, populate_existing=True)
-    assert row is not None
-    return row
-
-
-async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]) -> list[KnownReport]:
+async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]) -> list:
+    """The reports as notify knows them, each row locked (an empty one is made for a report
+    not seen yet). The lock orders a decision against its report's own transaction: one
+    running at the same time is waited for and then seen, or it waits for this one and then
+    sees what this one left for it (``await_reports``)."""
     if not report_ids:
         return []
-    return list((await session.exec(select(KnownReport).where(
-        KnownReport.report_id.in_(report_ids)))).all())
+    k = KnownReport.__table__
+    statement = insert(k).values([{"report_id": r} for r in sorted(set(report_ids))])
+    return list((await session.execute(statement.on_conflict_do_update(
+        index_elements=["report_id"], set_={"report_id": statement.excluded.report_id})
+        .returning(*k.c))).all())
+
+
+async def await_reports(session: AsyncSession, report_ids: list[uuid.UUID],
+                        event: CloudEvent) -> None:
+    """Keep a decision for reports not seen yet (once per report and decision event)."""
+    if not report_ids:
+        return
+    a = AwaitedReport.__table__
+    await session.execute(insert(a).on_conflict_do_nothing(), [
+        {"report_id": r, "decision_event_id": event.id, "decision_event": event.to_bytes()}
+        for r in report_ids])
+
+
+async def take_awaited(session: AsyncSession, report_id: uuid.UUID) -> list[CloudEvent]:
+    """The decisions that waited for this report, removed from the waiting list (in the
+    transaction that queues their notices, so none is lost or told twice)."""
+    a = AwaitedReport.__table__
+    rows = (await session.execute(sa.delete(a).where(a.c.report_id == report_id)
+                                  .returning(a.c.decision_event))).all()
+    return [CloudEvent.from_bytes(row.decision_event) for row in rows]
 
 
 # --- notifications -----------------------------------------------------------------------
@@ -213,94 +241,11 @@ async def insert_notification(session: AsyncSession, *, notification_id: uuid.UU
         next_attempt_at=now, created_at=now, updated_at=now, dedupe_key=dedupe_key,
         audience=audience, notice=notice, channel=endpoint.kind, recipient=recipient,
         locale=locale, priority=priority, puid=puid,
+        # The consumer's span (which continues the event's trace), else the event's own.
+        traceparent=current_traceparent() or event.traceparent,
     ).on_conflict_do_nothing(constraint="notifications_once_per_key").returning(
         _notifications.c.id)
     return (await session.exec(statement)).first() is not None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A notification a worker holds under a lease, with everything needed to send it."""
-
-    notification_id: uuid.UUID
-    token: uuid.UUID
-    endpoint_name: str
-    url: str
-    secret: str
-    body: str
-    correlation_id: str | None = None
-    endpoint_id: uuid.UUID | None = None
-    kind: str = EndpointKind.WEBHOOK.value
-    secrets: tuple[str, ...] = ()
-    puid: str | None = None
-    audience: str | None = None
-    notice: str | None = None
-    endpoint_failures: int = 0  # when leased: a success then needs no write to the endpoint
-
-
-def _circuit_closed(now: datetime):
-    e = _endpoints
-    return sa.or_(e.c.circuit_open_until.is_(None), e.c.circuit_open_until <= now)
-
-
-async def claim_due(session: AsyncSession, *, limit: int, now: datetime, lease: timedelta,
-                    kinds: tuple[str, ...] = (EndpointKind.WEBHOOK.value,
-                                              EndpointKind.EMAIL.value)) -> list[Claim]:
-    """Lease due notifications, highest priority first (authority notices never wait behind a
-    backlog of user notices), then the longest due; rows another replica is claiming right
-    now are skipped, and so are endpoints whose circuit is open."""
-    n, e = _notifications, _endpoints
-    rows = (await session.exec(
-        sa.select(n.c.id, n.c.body, n.c.correlation_id, n.c.puid, n.c.audience, n.c.notice,
-                  e.c.id.label("endpoint_id"), e.c.name, e.c.url, e.c.secret, e.c.kind,
-                  e.c.previous_secret, e.c.previous_secret_expires_at,
-                  e.c.consecutive_failures)
-        .join(e, e.c.id == n.c.endpoint_id)
-        .where(n.c.status == NotificationStatus.PENDING.value, n.c.next_attempt_at <= now,
-               e.c.enabled, e.c.kind.in_(kinds), _circuit_closed(now))
-        .order_by(n.c.priority.desc(), n.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(of=n, skip_locked=True)
-    )).all()
-    claims = [Claim(notification_id=row.id, token=uuid.uuid4(), endpoint_name=row.name,
-                    url=row.url, secret=row.secret, body=row.body,
-                    correlation_id=row.correlation_id, endpoint_id=row.endpoint_id,
-                    kind=row.kind, secrets=_signing_secrets(row, now), puid=row.puid,
-                    audience=row.audience, notice=row.notice,
-                    endpoint_failures=row.consecutive_failures) for row in rows]
-    for claim in claims:
-        await session.exec(sa.update(n).where(n.c.id == claim.notification_id).values(
-            claim_token=claim.token, next_attempt_at=now + lease))
-    return claims
-
-
-def _signing_secrets(row, now: datetime) -> tuple[str, ...]:
-    if row.previous_secret and row.previous_secret_expires_at \
-            and row.previous_secret_expires_at > now:
-        return (row.secret, row.previous_secret)
-    return (row.secret,)
-
-
-async def release_claim(session: AsyncSession, claim: Claim, *, now: datetime) -> int | None:
-    """Give back a lease whose POST never finished; returns the attempt number it used, if held.
-
-    The interrupted attempt counts in the total but not against the retry budget: the
-    receiver may or may not have seen it, and the next attempt carries the same webhook-id.
-    """
-    n = _notifications
-    return await session.scalar(
-        sa.update(n).where(n.c.id == claim.notification_id, n.c.claim_token == claim.token)
-        .values(claim_token=None, next_attempt_at=now, attempts=n.c.attempts + 1, updated_at=now)
-        .returning(n.c.attempts))
-
-
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    n, e = _notifications, _endpoints
-    due = sa.func.greatest(n.c.next_attempt_at,
-                           sa.func.coalesce(e.c.circuit_open_until, n.c.next_attempt_at))
-    return await session.scalar(
-        sa.select(sa.func.min(due)).join(e, e.c.id == n.c.endpoint_id)
-        .where(n.c.status == NotificationStatus.PENDING.value, e.c.enabled))
 
 
 async def lock_notification(session: AsyncSession, notification_id: uuid.UUID
@@ -316,11 +261,6 @@ def apply_transition(notification: Notification, transition: Transition, *,
     notification.claim_token = None
     notification.updated_at = now
     notification.finished_at = now if transition.finished else None
-
-
-async def add_attempt(session: AsyncSession, attempt: DeliveryAttempt) -> None:
-    session.add(attempt)
-    await session.flush()
 
 
 async def get_notification(session: AsyncSession, notification_id: uuid.UUID

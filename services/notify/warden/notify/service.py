@@ -126,11 +126,16 @@ class NotifyService:
 
     async def on_report(self, session: AsyncSession, event: CloudEvent,
                         report: ReportNormalizedV1) -> int:
-        row = report_facts(await persistence.remember_report(session,
-                                                             _report_values(event, report)))
+        stored = await persistence.remember_report(session, _report_values(event, report))
+        row = report_facts(stored)
         notices = [n for n in (reporter_receipt(row, subject_url=report.subject.url),
                                authority_receipt(row)) if n]
-        return await self.queue(session, event, notices, subject_id=report.subject.id)
+        created = await self.queue(session, event, notices, subject_id=report.subject.id)
+        # Decisions that came before the report: its reporter is told of them now.
+        for decision_event in await persistence.take_awaited(session, report.report_id):
+            created += await self._decision_notices(session, decision_event,
+                                                    decision_event.payload(), [stored])
+        return created
 
     async def on_case_routed(self, session: AsyncSession, event: CloudEvent,
                              case: CaseRoutedV1) -> int:
@@ -148,12 +153,22 @@ class NotifyService:
         decision = decision_facts(payload)
         rows = await persistence.known_reports(session, [uuid.UUID(r)
                                                          for r in decision.report_ids])
-        missing = set(decision.report_ids) - {str(r.report_id) for r in rows}
+        # A report known only from cases.routed has no reporter side yet.
+        known = [r for r in rows if r.normalized_event_id is not None]
+        missing = sorted(set(decision.report_ids) - {str(r.report_id) for r in known})
         if missing:
-            # Seen on reports.normalized before the decision in all but a cold start; those
-            # reporters cannot be reached (no contact), which the log says.
-            log.warning("decision_reports_unknown", decision_id=decision.decision_id,
-                        reports=len(missing))
+            # The reports and decisions consumers run apart: after a restart or a broker
+            # loss the decision can come first. Its reporters are told when the report does.
+            log.info("decision_awaits_reports", decision_id=decision.decision_id,
+                     reports=len(missing))
+            await persistence.await_reports(session, [uuid.UUID(r) for r in missing], event)
+        return await self._decision_notices(session, event, payload, known)
+
+    async def _decision_notices(self, session: AsyncSession, event: CloudEvent, payload: Any,
+                                rows: list) -> int:
+        """Everyone a decision must tell, with these reports' reporters (the dedupe key of
+        each notice makes a second pass, for a report that came late, add only what is new)."""
+        decision = decision_facts(payload)
         notices = decision_notices(decision, [report_facts(r) for r in rows])
         return await self.queue(session, event, notices, subject_id=decision.subject_id,
                                 case_id=uuid.UUID(decision.case_id),

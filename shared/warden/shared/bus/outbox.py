@@ -21,17 +21,15 @@ the consumers retry and the HTTP edge answers with a 503, like any such conflict
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
+from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.shared.backoff import backoff_delay
 from warden.shared.bus.kafka import OutgoingRecord, Publisher
 from warden.shared.contracts.envelope import CloudEvent, new_event
 from warden.shared.contracts.events import topic_for
@@ -43,6 +41,7 @@ from warden.shared.observability import (
     get_logger,
 )
 from warden.shared.settings import ServiceSettings
+from warden.shared.wakeup import WokenLoop
 
 log = get_logger(__name__)
 
@@ -56,20 +55,17 @@ _KEYS_LOCKED = "warden.outbox.keys_locked"
 KEY_LOCK_SPACE = 0x5744  # "WD"
 _LOCK_KEY = sa.select(sa.func.pg_advisory_xact_lock(
     KEY_LOCK_SPACE, sa.func.hashtext(sa.bindparam("key", type_=sa.Text))))
+# Several keys at once, in the order of their lock ids (the OFFSET keeps the sort below the
+# lock calls): two transactions locking overlapping sets of keys this way cannot deadlock.
+_LOCK_KEYS = sa.text(
+    "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(:space, h) FROM ("
+    "SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k "
+    "ORDER BY h OFFSET 0) AS ordered) AS locked").bindparams(space=KEY_LOCK_SPACE)
+_NOTIFY = sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, ""))
 _INSERT = _outbox.insert()
 # The first event of a transaction also queues the relay's wake-up, in the same statement
 # (PostgreSQL delivers a NOTIFY only at commit): one round trip, not two.
 _INSERT_AND_NOTIFY = _outbox.insert().returning(sa.func.pg_notify(NOTIFY_CHANNEL, ""))
-# Many keys at once, in the order given (callers sort them, so two such transactions take
-# shared keys in one order), with the relay's wake-up in the same statement: a NOTIFY is
-# delivered at commit whenever it was issued, so it need not follow the insert.
-_KEYS = (sa.func.unnest(sa.bindparam("keys", type_=sa.ARRAY(sa.Text)))
-         .table_valued("k").render_derived())
-_LOCK_KEYS_AND_NOTIFY = sa.select(
-    sa.func.pg_notify(NOTIFY_CHANNEL, ""),
-    sa.select(sa.func.count(sa.func.pg_advisory_xact_lock(KEY_LOCK_SPACE,
-                                                           sa.func.hashtext(_KEYS.c.k))))
-    .select_from(_KEYS).scalar_subquery())
 
 
 def kafka_headers(event: CloudEvent) -> dict[str, str]:
@@ -120,32 +116,39 @@ class Outbox:
         if first:
             session.info[_NOTIFIED_IN] = transaction
 
-    async def stage_many(self, session: AsyncSession,
-                         events: list[tuple[CloudEvent, str]]) -> None:
-        """Stage ``(event, key)`` pairs in this order with two statements whatever their
-        number: the keys' locks (not yet held by this transaction) with the wake-up, then one
-        multi-row insert. As with ``stage``, every key is locked before its rows draw ``seq``."""
+    async def stage_many(self, session: AsyncSession, events: Sequence[tuple[CloudEvent, str]],
+                         *, topic: str | None = None) -> None:
+        """Stage several (event, key) pairs in a few statements whatever their number: the
+        keys' locks in one (taken in one order, so two such batches cannot deadlock), the rows
+        in one insert, the relay's wake-up once per transaction."""
         if not events:
             return
         transaction = session.sync_session.get_transaction()
-        locked = session.info.get(_KEYS_LOCKED)
-        if locked is None or locked[0] is not transaction:
-            locked = session.info[_KEYS_LOCKED] = (transaction, set())
-        keys = sorted({key for _, key in events} - locked[1])
-        await session.execute(_LOCK_KEYS_AND_NOTIFY, {"keys": keys})
-        locked[1].update(keys)
-        session.info[_NOTIFIED_IN] = transaction
-        await session.execute(_INSERT, [self.row(event, key=key) for event, key in events])
+        locked = self._keys_locked(session, transaction)
+        keys = sorted({key for _, key in events} - locked)
+        if keys:
+            await session.execute(_LOCK_KEYS, {"keys": keys})
+            locked.update(keys)
+        await session.execute(_INSERT, [self.row(event, key=key, topic=topic)
+                                        for event, key in events])
+        if session.info.get(_NOTIFIED_IN) is not transaction:
+            await session.execute(_NOTIFY)
+            session.info[_NOTIFIED_IN] = transaction
 
     @staticmethod
-    async def _lock_key(session: AsyncSession, transaction, key: str) -> None:
-        """Wait for any other transaction that staged an event of ``key`` (see the module doc)."""
+    def _keys_locked(session: AsyncSession, transaction) -> set[str]:
         locked = session.info.get(_KEYS_LOCKED)
         if locked is None or locked[0] is not transaction:
             locked = session.info[_KEYS_LOCKED] = (transaction, set())
-        if key not in locked[1]:
+        return locked[1]
+
+    @classmethod
+    async def _lock_key(cls, session: AsyncSession, transaction, key: str) -> None:
+        """Wait for any other transaction that staged an event of ``key`` (see the module doc)."""
+        locked = cls._keys_locked(session, transaction)
+        if key not in locked:
             await session.execute(_LOCK_KEY, {"key": key})
-            locked[1].add(key)
+            locked.add(key)
 
 
 def stage_from(source: sa.CTE, *, prefix: str = "event_") -> sa.CTE:
@@ -189,9 +192,11 @@ class OutboxRelay:
         self._publisher = publisher
         self._settings = settings
         self._retention = retention
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._loop = WokenLoop(name="outbox_relay", dsn=asyncpg_dsn(settings.database_url),
+                               channel=NOTIFY_CHANNEL, round=self._round,
+                               on_failure=self._failed, on_recovered=self._recovered,
+                               backoff_initial_s=0.2, backoff_max_s=5.0)
+        self._next_housekeeping = 0.0
         self._last_failed = True  # not healthy before the first successful round
         self._sending_since: float | None = None
 
@@ -214,58 +219,38 @@ class OutboxRelay:
         return "cannot publish"
 
     async def start(self) -> None:
-        await self._listen()
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._listener and not self._listener.is_closed():
-            await self._listener.close()
+        await self._loop.stop()
         await self._publisher.stop()
 
-    async def _listen(self) -> None:
-        try:
-            self._listener = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
-            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-        except (OSError, asyncpg.PostgresError) as exc:
-            # Polling still delivers everything; LISTEN only makes it prompt.
-            log.warning("outbox_listen_failed", error=str(exc))
-            self._listener = None
+    def wake(self) -> None:
+        self._loop.wake()
 
-    async def _run(self) -> None:
+    async def _round(self) -> float:
+        """Publish one batch; at once again if it was full, else after the poll interval (or
+        the relay's wake-up, whichever comes first)."""
+        published = await self.publish_batch()
+        self._last_failed = False
         loop = asyncio.get_running_loop()
-        next_housekeeping = 0.0
-        failures = 0
-        while True:
-            self._wake.clear()
-            try:
-                published = await self.publish_batch()
-                if failures:
-                    log.info("outbox_publishing_again", failures=failures)
-                self._last_failed, failures = False, 0
-                if loop.time() >= next_housekeeping:
-                    await self._housekeeping()
-                    next_housekeeping = loop.time() + 5
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - keep relaying whatever went wrong
-                failures += 1
-                self._last_failed = True
-                # Once at warning; the retries of the same outage at info (a broker loss is
-                # already logged once as such).
-                (log.warning if failures == 1 else log.info)(
-                    "outbox_publish_failed", error=repr(exc), failures=failures)
-                await asyncio.sleep(backoff_delay(failures, initial=0.2, maximum=5.0))
-                continue
-            if published >= self._settings.outbox_batch_size:
-                continue
-            if self._listener is None or self._listener.is_closed():
-                await self._listen()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_interval_s)
+        if loop.time() >= self._next_housekeeping:
+            await self._housekeeping()
+            self._next_housekeeping = loop.time() + 5
+        if published >= self._settings.outbox_batch_size:
+            return 0.0
+        return self._settings.outbox_poll_interval_s
+
+    def _failed(self, exc: BaseException, failures: int) -> None:
+        self._last_failed = True
+        # Once at warning; the retries of the same outage at info (a broker loss is already
+        # logged once as such).
+        (log.warning if failures == 1 else log.info)(
+            "outbox_publish_failed", error=repr(exc), failures=failures)
+
+    @staticmethod
+    def _recovered(failures: int) -> None:
+        log.info("outbox_publishing_again", failures=failures)
 
     async def publish_batch(self) -> int:
         """Publish one batch in order; a row is marked published only once Kafka acknowledged it.

@@ -1,10 +1,13 @@
 """The fault suite's short form: the four services as processes under the local supervisor,
-on a Kafka broker and a PostgreSQL server of the suite's own (ports 39092 and 54330, data in
+on a Kafka broker and a PostgreSQL server of the suite's own (ports 19292 and 19432, data in
 ``.local-chaos``), under a steady load of reports and reviewer decisions, through a kill -9
 of routing, poison records on every topic and a broker restart.
 
-The full form is ``make chaos``. This test brings up and stops its own infrastructure
-whatever happens; the shared broker and database of the rest of the suite are not touched.
+The full form is ``make chaos``. This test runs in ``make test`` (and ``make chaos-short``
+runs it alone). It brings up and stops its own infrastructure whatever happens; the shared
+broker and database of the rest of the suite are not touched. Infrastructure that cannot
+start fails the test (never a skip). The table and the JSON of the run are written to
+``chaos-results/`` and the services' logs beside them, to read after a failure.
 """
 
 from __future__ import annotations
@@ -20,14 +23,13 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.timeout(600)
-async def test_short_fault_suite_loses_and_doubles_nothing(tmp_path):
+async def test_short_fault_suite_loses_and_doubles_nothing():
     config = short_config()
-    config.out_dir = tmp_path
     try:
         runner, out = await run_suite(config)
     finally:
         # Whatever happened, nothing the suite started keeps running.
-        scripts = Scripts(log=tmp_path / "cleanup.log")
+        scripts = Scripts(log=config.out_dir / "cleanup.log")
         for stop in (KafkaNode(scripts).stop, Postgres(scripts).stop):
             try:
                 await stop()

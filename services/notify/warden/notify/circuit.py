@@ -1,0 +1,123 @@
+"""Each endpoint's health: the circuit breaker that leaves a failing endpoint alone for a
+cool-down, and a 410 that disables it.
+
+After ``threshold`` failed attempts in a row the circuit opens; while it is open the endpoint's
+notifications wait, unspent (the lease query skips it). Failures up to the threshold count one
+by one (a batch of them opens the circuit); past it a batch counts as one failed probe, so the
+cool-down doubles once per round that fails, not once per notification that was in it. A
+success closes the circuit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.notify.domain import Verdict
+from warden.notify.models import Endpoint
+
+if TYPE_CHECKING:
+    from warden.notify.leases import Outcome
+
+_endpoints = Endpoint.__table__
+
+
+@dataclass(frozen=True)
+class CircuitPolicy:
+    """After ``threshold`` failed attempts in a row an endpoint is left alone for a cool-down
+    (doubling while it keeps failing, up to ``max_open_s``); its notifications wait, unspent."""
+
+    threshold: int = 5
+    open_s: float = 30.0
+    max_open_s: float = 600.0
+
+    def open_until(self, consecutive_failures: int, now: datetime) -> datetime | None:
+        if consecutive_failures < self.threshold:
+            return None
+        doublings = min(consecutive_failures - self.threshold, 10)
+        return now + timedelta(seconds=min(self.max_open_s, self.open_s * 2 ** doublings))
+
+
+
+@dataclass
+class Health:
+    """What a batch of attempts says of one endpoint, in the order they ended: a success
+    closes its circuit (``reset``), each retryable failure after the last success counts
+    toward opening it, a 410 disables it."""
+
+    endpoint_id: uuid.UUID
+    reset: bool = False
+    failures: int = 0
+    gone_reason: str | None = None
+    failures_known: int = 0   # its failure count when the notifications were leased
+
+    def add(self, *, failed: bool, gone: bool, now: datetime) -> None:
+        if gone:
+            self.gone_reason = f"the receiver answered 410 Gone at {now.isoformat()}"
+        elif failed:
+            self.failures += 1
+        else:
+            self.reset, self.failures = True, 0
+
+    @property
+    def changes_anything(self) -> bool:
+        # All went well and the endpoint had no failures: nothing to write.
+        return bool(self.gone_reason or self.failures or self.failures_known)
+
+
+def endpoint_health(items: list[tuple[Outcome, bool, bool | None]], *,
+                    now: datetime) -> list[Health]:
+    """``items``: (outcome, counts for the endpoint's health, the request failed — None:
+    judge by the attempt's verdict). A batch request to the Transparency Database is one
+    request's outcome for its endpoint, not a hundred."""
+    health: dict[uuid.UUID, Health] = {}
+    for outcome, counts, failed_request in items:
+        claim = outcome.claim
+        if not counts or claim.endpoint_id is None:
+            continue
+        verdict = outcome.result.verdict
+        failed = verdict is Verdict.RETRY if failed_request is None else failed_request
+        entry = health.setdefault(claim.endpoint_id, Health(claim.endpoint_id))
+        entry.failures_known = max(entry.failures_known, claim.endpoint_failures)
+        entry.add(failed=failed, gone=verdict is Verdict.GONE, now=now)
+    return [h for h in health.values() if h.changes_anything]
+
+
+async def record_endpoint_health(session: AsyncSession, health: Health, *, now: datetime,
+                                 circuit: CircuitPolicy) -> None:
+    """Success closes the circuit; a retryable failure counts toward opening it; a 410
+    disables the endpoint until an operator enables it again."""
+    e = _endpoints
+    where = e.c.id == health.endpoint_id
+    if health.gone_reason:
+        await session.execute(sa.update(e).where(where).values(
+            enabled=False, disabled_reason=health.gone_reason, updated_at=now))
+        return
+    # Past the threshold a batch counts as one failed probe (see the module docstring).
+    if health.reset:
+        # Closed by the success, then opened again if enough failures followed it.
+        failures = min(health.failures, circuit.threshold)
+        await session.execute(
+            sa.update(e).where(where, sa.or_(e.c.consecutive_failures != failures,
+                                             e.c.circuit_open_until.is_not(None)))
+            .values(consecutive_failures=failures,
+                    circuit_open_until=circuit.open_until(failures, now)))
+        return
+    if not health.failures:
+        return
+    counted = e.c.consecutive_failures
+    failures = await session.scalar(
+        sa.update(e).where(where)
+        .values(consecutive_failures=sa.func.least(
+            counted + health.failures, sa.func.greatest(counted + 1, circuit.threshold)))
+        .returning(e.c.consecutive_failures))
+    if failures is not None:
+        open_until = circuit.open_until(failures, now)
+        if open_until is not None:
+            await session.execute(sa.update(e).where(where)
+                                  .values(circuit_open_until=open_until))
