@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import urlsplit
@@ -15,15 +14,13 @@ from urllib.parse import urlsplit
 import aiosmtplib
 import httpx
 
+from warden.shared.clock import utcnow
 from warden.notify.domain import AttemptResult, Verdict, describe_failure
 from warden.notify.leases import Claim
 from warden.notify.signing import signature_headers
 
 USER_AGENT = "Warden-Webhooks/1.0"
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class WebhookChannel:
@@ -38,7 +35,7 @@ class WebhookChannel:
         headers = signature_headers(list(claim.secrets or (claim.secret,)),
                                     str(claim.notification_id), int(time.time()), body)
         headers["content-type"] = "application/json"
-        started_at, started = _utcnow(), time.perf_counter()
+        started_at, started = utcnow(), time.perf_counter()
         status_code, error = None, None
         try:
             response = await self._client.post(claim.url, content=body, headers=headers)
@@ -79,7 +76,7 @@ class EmailChannel:
 
     async def send(self, claim: Claim) -> AttemptResult:
         parts = urlsplit(claim.url)
-        started_at, started = _utcnow(), time.perf_counter()
+        started_at, started = utcnow(), time.perf_counter()
         code, error, verdict = None, None, Verdict.DELIVERED
         try:
             _, reply = await aiosmtplib.send(
@@ -139,7 +136,7 @@ class TransparencyDatabaseChannel:
         url = claims[0].url.rstrip("/") + self.PATH if claims else ""
         # Each round settles at least one statement or stops: bounded by the batch size.
         while pending:
-            started_at, started = _utcnow(), time.perf_counter()
+            started_at, started = utcnow(), time.perf_counter()
             statements = [json.loads(c.body) for c in pending]
             try:
                 response = await self._paced_post(url, pending[0].secret, statements)

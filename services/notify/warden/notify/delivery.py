@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import sqlalchemy as sa
@@ -33,6 +33,7 @@ from prometheus_client import Gauge, Histogram
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from warden.shared.clock import utcnow
 from warden.notify import leases
 from warden.notify.channels import (
     USER_AGENT,
@@ -70,9 +71,6 @@ CIRCUIT_OPEN = Gauge(
     ["service", "endpoint"],
 )
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class DeliveryWorker:
@@ -134,7 +132,7 @@ class DeliveryWorker:
             due = await leases.next_due_at(session)
             circuits = (await session.execute(
                 sa.select(e.c.name, e.c.circuit_open_until))).all()
-        now = _utcnow()
+        now = utcnow()
         for name, open_until in circuits:
             CIRCUIT_OPEN.labels(self._settings.service_name, name).set(
                 1 if open_until is not None and open_until > now else 0)
@@ -154,7 +152,7 @@ class DeliveryWorker:
         """
         lease = timedelta(seconds=self._settings.delivery_lease_s)
         async with self._sessions() as session, session.begin():
-            now = _utcnow()
+            now = utcnow()
             claims = await leases.claim_due(
                 session, limit=self._settings.delivery_batch_size, now=now, lease=lease)
             statements = await leases.claim_due(
@@ -163,7 +161,7 @@ class DeliveryWorker:
                 if self._settings.tdb_batch_size else []
         if not claims and not statements:
             return 0
-        started_at = _utcnow()
+        started_at = utcnow()
         for claim in (*claims, *statements):
             self._in_flight[claim.notification_id] = (claim, started_at)
         batches: dict = {}
@@ -208,7 +206,7 @@ class DeliveryWorker:
     async def post(self, claim: Claim) -> AttemptResult:
         assert self._webhooks is not None, "start() the worker first"
         channel = self._email if claim.kind == EndpointKind.EMAIL.value else self._webhooks
-        started_at = _utcnow()
+        started_at = utcnow()
         try:
             result = await channel.send(claim)
         except Exception as exc:  # noqa: BLE001 - a send that broke is an attempt to retry
@@ -250,12 +248,12 @@ class DeliveryWorker:
         for claim, started_at in interrupted:
             try:
                 async with self._sessions() as session, session.begin():
-                    released = await leases.release_claim(session, claim, now=_utcnow())
+                    released = await leases.release_claim(session, claim, now=utcnow())
                     if released is not None:
                         session.add(DeliveryAttempt(
                             notification_id=claim.notification_id, number=released,
                             url=claim.url, started_at=started_at,
-                            duration_ms=round((_utcnow() - started_at).total_seconds() * 1000, 3),
+                            duration_ms=round((utcnow() - started_at).total_seconds() * 1000, 3),
                             error="interrupted: the service stopped before the receiver answered",
                             outcome="interrupted"))
             except Exception as exc:  # noqa: BLE001 - the lease still expires in the end

@@ -15,8 +15,6 @@ only ``webhook-timestamp`` and the signature change per attempt.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import random
 import uuid
@@ -35,6 +33,7 @@ from warden.shared.contracts.events import (
     DECISION_RECORDED_V2,
     NotificationDeliveredV1,
 )
+from warden.shared.cursors import decode_cursor, encode_cursor
 from warden.shared.errors import Conflict, InvalidInput
 
 DEFAULT_EVENT_TYPES = (DECISION_RECORDED_V1, DECISION_RECORDED_V2)
@@ -286,22 +285,11 @@ def validate_audiences(audiences: list[str], known: set[str]) -> list[str]:
 
 def page_cursor(created_at: datetime, notification_id: uuid.UUID) -> str:
     """An opaque keyset cursor: where the next page of a newest-first listing starts."""
-    raw = f"{created_at.isoformat()}|{notification_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor(created_at, notification_id)
 
 
 def parse_page_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, _, notification_id = raw.partition("|")
-        parsed = datetime.fromisoformat(created_at), uuid.UUID(notification_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("the cursor is not one this service handed out",
-                           errors=[{"field": "query.cursor", "type": "cursor",
-                                    "message": "pass next_cursor of the previous page"}]) from None
-    if parsed[0].tzinfo is None:
-        raise InvalidInput("the cursor is not one this service handed out")
-    return parsed
+    return decode_cursor(cursor, datetime, uuid.UUID)
 
 
 def validate_event_types(event_types: list[str], known: set[str]) -> list[str]:

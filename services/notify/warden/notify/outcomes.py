@@ -12,13 +12,14 @@ import contextlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from opentelemetry import trace
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from warden.shared.clock import utcnow
 from warden.notify import circuit, leases
 from warden.notify.circuit import CircuitPolicy
 from warden.notify.domain import (
@@ -54,9 +55,6 @@ DELIVERIES = Counter(
 )
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 @dataclass
 class Sent:
@@ -85,7 +83,7 @@ class OutcomeRecorder:
         """Store a batch of ended sends in one transaction (see the module docstring)."""
         if not sent:
             return
-        now = _utcnow()
+        now = utcnow()
         outcomes = [Outcome(claim=s.claim, result=s.result, transition=after_attempt(
             s.result, attempt_in_round=s.claim.attempts_in_round + 1, policy=self._policy,
             now=now, rng=self._rng)) for s in sent]

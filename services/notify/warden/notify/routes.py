@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from warden.notify import persistence
@@ -25,21 +25,14 @@ from warden.notify.models import DeliveryAttempt, Endpoint, Notification
 from warden.notify.notices import PERSON_AUDIENCES, locale_for
 from warden.notify.service import NotifyService
 from warden.notify.signing import InvalidSecret, generate_secret, secret_key
-from warden.shared.app import Runtime
 from warden.shared.auth import Reviewer, operator_from_request
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.contracts.events import EVENT_MODELS, payload_model_for
+from warden.shared.dependencies import RuntimeDep
 from warden.shared.errors import InvalidInput, InvalidMessage, NotFound
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 Operator = Annotated[Reviewer, Depends(operator_from_request)]
-
-
-def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 # --- schemas -----------------------------------------------------------------------------

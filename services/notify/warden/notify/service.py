@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from warden.shared.clock import utcnow
 from warden.notify import persistence
 from warden.notify.domain import (
     EndpointKind,
@@ -46,9 +46,6 @@ from warden.shared.observability import get_logger
 
 log = get_logger(__name__)
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def report_facts(row: KnownReport) -> ReportFacts:
@@ -192,7 +189,7 @@ class NotifyService:
                 notification_id = uuid.uuid4()
                 if await persistence.insert_notification(
                         session, notification_id=notification_id, endpoint=endpoint,
-                        event=event, refs=refs, now=_utcnow(), dedupe_key=notice.dedupe_key,
+                        event=event, refs=refs, now=utcnow(), dedupe_key=notice.dedupe_key,
                         body=self._body(notification_id, notice, endpoint, event),
                         audience=notice.audience.value, notice=notice.kind.value,
                         recipient=notice.email if endpoint.kind == EndpointKind.EMAIL.value
@@ -240,7 +237,7 @@ class NotifyService:
             facts = ReportFacts(**values)
             notices = [n for n in (reporter_receipt(facts, subject_url=payload.subject.url),
                                    authority_receipt(ReportFacts(**{**facts.__dict__,
-                                                                    "routed_at": _utcnow()})))
+                                                                    "routed_at": utcnow()})))
                        if n]
         elif isinstance(payload, CaseRoutedV1):
             notices = []
