@@ -100,7 +100,7 @@ def consuming(service: str, *, topic: str, event_type: str, event_id: str,
 
 
 @contextmanager
-def continuing(traceparent: str | None) -> Iterator[None]:
+def in_trace_of(traceparent: str | None) -> Iterator[None]:
     """Make a producer's trace context current without starting a span: log lines written
     about an event outside its handler's span (retries, dead-lettering) name its trace."""
     if not traceparent:

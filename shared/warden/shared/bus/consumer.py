@@ -59,7 +59,7 @@ from warden.shared.observability import (
     scrubbed_traceback,
 )
 from warden.shared.settings import ServiceSettings
-from warden.shared.tracing import consuming, continuing
+from warden.shared.tracing import consuming, in_trace_of
 
 log = get_logger(__name__)
 _inbox = InboxRecord.__table__
@@ -161,7 +161,7 @@ def _about(record: ConsumerRecord):
         cid, traceparent = event.correlationid or cid, event.traceparent or traceparent
     token = correlation_id_var.set(cid)
     try:
-        with continuing(traceparent):
+        with in_trace_of(traceparent):
             yield
     finally:
         correlation_id_var.reset(token)
