@@ -54,7 +54,7 @@ async def test_statements_are_batched_known_puids_count_and_refusals_are_kept(ma
     assert {n["channel"] for n in log} == {"transparency_db"}
     delivered = [n for n in log if n["status"] == "delivered"]
     [dead] = [n for n in log if n["status"] == "dead"]
-    assert len(delivered) == 130
+    assert len(delivered) == 130, [(n["status"], n.get("last_status_code"), n.get("last_error"), n.get("attempts")) for n in log if n["status"] != "delivered"]
     assert dead["puid"] == invalid.statement_of_reasons.puid
     assert "category" in dead["last_response"]["errors"]
     assert dead["last_status_code"] == 422
