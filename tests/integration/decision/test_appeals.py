@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from tests.integration.decision.conftest import APPEAL_KEY, remove_body
+from tests.support.apps import eventually
 from warden.shared.contracts.events import (
     APPEAL_FILED_V1,
     DECISION_RECORDED_V2,
@@ -94,7 +95,7 @@ async def test_reversal_by_a_reviewer_who_took_no_part(decision):
         r = await decision.client.post(url, json=body,
                                        headers=decision.as_holder(appeal_case, "alice"))
         return r if r.json().get("errors", [{}])[0].get("type") != "transferred" else None
-    original_reviewer = await moved()  # waits for the case to reach the appeals queue
+    original_reviewer = await eventually(moved, what="the appeal case in the appeals queue")
     assert original_reviewer.status_code == 403, original_reviewer.text
 
     reversed_ = await decision.client.post(url, json=body,
