@@ -13,7 +13,9 @@ _REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(_REPO), str(_REPO / "cli"), str(_REPO / "shared")] + [
     str(_REPO / "services" / name) for name in ("intake", "routing", "decision", "notify")]
 
-from chaos.run import full_config, render_table, run_suite, short_config  # noqa: E402
+from chaos.config import full_config, short_config  # noqa: E402
+from chaos.report import render_table  # noqa: E402
+from chaos.run import run_suite  # noqa: E402
 
 
 def main() -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -15,7 +16,8 @@ import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,6 +26,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from warden.cli.services import service
 
 SERVICES = ("intake", "routing", "decision", "notify")
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"end-to-end-test-secret-0123456789").decode()
@@ -47,26 +51,19 @@ def standard_webhooks_signature_valid(secret: str, headers: dict[str, str], body
     return any(hmac.compare_digest(expected, candidate) for candidate in offered)
 
 
-@dataclass
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that records every webhook it gets."""
+class LocalServer:
+    """A real HTTP server on 127.0.0.1 (a free port) serving ``routes()``, run in the test's loop."""
 
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    port: int = field(default_factory=free_port)
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task | None = None
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/webhooks"
-
-    async def _webhook(self, request: Request) -> Response:
-        self.received.append(({k.lower(): v for k, v in request.headers.items()},
-                              await request.body()))
-        return Response(status_code=204)
+    def routes(self) -> list[Route]:
+        raise NotImplementedError
 
     async def start(self) -> None:
-        app = Starlette(routes=[Route("/webhooks", self._webhook, methods=["POST"])])
+        app = Starlette(routes=self.routes())
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                      log_level="warning", lifespan="off"))
         self._task = asyncio.create_task(self._server.serve())
@@ -80,12 +77,33 @@ class Receiver:
             await self._task
 
 
+class Receiver(LocalServer):
+    """Records every webhook it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[tuple[dict[str, str], bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/webhooks"
+
+    def routes(self) -> list[Route]:
+        return [Route("/webhooks", self._webhook, methods=["POST"])]
+
+    async def _webhook(self, request: Request) -> Response:
+        self.received.append(({k.lower(): v for k, v in request.headers.items()},
+                              await request.body()))
+        return Response(status_code=204)
+
+
 @dataclass
 class ServiceProcess:
     name: str
     port: int
     process: subprocess.Popen
     log: Path
+    exit_code: int | None = None
 
     @property
     def url(self) -> str:
@@ -152,3 +170,25 @@ def stop_service(service: ServiceProcess, timeout: float = 15.0) -> int | None:
             service.process.kill()
             service.process.wait()
     return service.process.returncode
+
+
+@contextlib.asynccontextmanager
+async def running_services(infra, topic_prefix: str, make_database, log_dir: Path,
+                           receiver: Receiver, extra_env: dict[str, str] | None = None
+                           ) -> AsyncIterator[dict[str, ServiceProcess]]:
+    """The four services as processes, each on a fresh database, ready; on exit each is sent
+    SIGTERM and its exit code is left in ``ServiceProcess.exit_code``."""
+    processes: dict[str, ServiceProcess] = {}
+    try:
+        for name in SERVICES:
+            url = await make_database(name, service(name).migrations)
+            port = free_port()
+            env = service_env(name, database_url=url, port=port, kafka=infra.kafka,
+                              topic_prefix=topic_prefix, receiver_url=receiver.url)
+            processes[name] = start_service(name, {**env, **(extra_env or {})}, port, log_dir)
+        for process in processes.values():
+            await wait_ready(process)
+        yield processes
+    finally:
+        for process in processes.values():
+            process.exit_code = stop_service(process)

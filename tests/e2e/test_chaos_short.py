@@ -17,7 +17,9 @@ import json
 import pytest
 
 from chaos.infra import KafkaNode, Postgres, Scripts
-from chaos.run import render_table, run_suite, short_config
+from chaos.config import short_config
+from chaos.report import render_table
+from chaos.run import run_suite
 
 pytestmark = pytest.mark.e2e
 

@@ -22,16 +22,11 @@ from tests.e2e.harness import (
     SERVICES,
     WEBHOOK_SECRET,
     Receiver,
-    free_port,
-    service_env,
+    running_services,
     standard_webhooks_signature_valid,
-    start_service,
-    stop_service,
-    wait_ready,
 )
 from tests.support.apps import eventually
 from warden.shared.auth import issue_reviewer_token
-from warden.cli.services import service
 from warden.shared.contracts.transparency import validate_statement
 from warden.shared.lease_tokens import HEADER as LEASE_TOKEN
 
@@ -42,24 +37,17 @@ pytestmark = pytest.mark.e2e
 async def system(infra, topic_prefix, make_database, tmp_path):
     receiver = Receiver()
     await receiver.start()
-    processes = {}
     try:
-        for name in SERVICES:
-            url = await make_database(name, service(name).migrations)
-            port = free_port()
-            env = service_env(name, database_url=url, port=port, kafka=infra.kafka,
-                              topic_prefix=topic_prefix, receiver_url=receiver.url)
-            processes[name] = start_service(name, env, port, tmp_path)
-        for process in processes.values():
-            await wait_ready(process)
-        async with httpx.AsyncClient(timeout=10) as client:
-            yield processes, receiver, client
+        async with running_services(infra, topic_prefix, make_database, tmp_path,
+                                    receiver) as processes:
+            async with httpx.AsyncClient(timeout=10) as client:
+                yield processes, receiver, client
     finally:
-        codes = {name: stop_service(p) for name, p in processes.items()}
         await receiver.stop()
     # A clean SIGTERM: every service ran its whole shutdown (uvicorn then re-raises the signal).
-    unclean = {n: processes[n].log_tail() for n, code in codes.items()
-               if code not in (0, -signal.SIGTERM) or '"service_stopped"' not in processes[n].log.read_text()}
+    unclean = {name: process.log_tail() for name, process in processes.items()
+               if process.exit_code not in (0, -signal.SIGTERM)
+               or '"service_stopped"' not in process.log.read_text()}
     assert not unclean, unclean
 
 

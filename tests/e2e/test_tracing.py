@@ -7,20 +7,17 @@ services' JSON logs.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,16 +26,12 @@ from tests.e2e.harness import (
     DEV_API_KEY,
     REVIEWER_SECRET,
     SERVICES,
+    LocalServer,
     Receiver,
-    free_port,
-    service_env,
-    start_service,
-    stop_service,
-    wait_ready,
+    running_services,
 )
 from tests.support.apps import eventually
 from tests.support.kafka import read_events
-from warden.cli.services import service
 from warden.shared.auth import issue_reviewer_token
 from warden.shared.contracts import topics
 from warden.shared.lease_tokens import HEADER as LEASE_TOKEN
@@ -54,14 +47,15 @@ class Span:
     kind: int
 
 
-@dataclass
-class OtlpReceiver:
-    """OTLP/HTTP protobuf trace receiver on 127.0.0.1 (what a collector would be)."""
+class OtlpReceiver(LocalServer):
+    """OTLP/HTTP protobuf trace receiver (what a collector would be)."""
 
-    spans: list[Span] = field(default_factory=list)
-    port: int = field(default_factory=free_port)
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task | None = None
+    def __init__(self) -> None:
+        super().__init__()
+        self.spans: list[Span] = []
+
+    def routes(self) -> list[Route]:
+        return [Route("/v1/traces", self._traces, methods=["POST"])]
 
     async def _traces(self, request: Request) -> Response:
         export = ExportTraceServiceRequest.FromString(await request.body())
@@ -80,43 +74,20 @@ class OtlpReceiver:
                 found[span.service].append(span.name)
         return found
 
-    async def start(self) -> None:
-        app = Starlette(routes=[Route("/v1/traces", self._traces, methods=["POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                     log_level="warning", lifespan="off"))
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        if self._server:
-            self._server.should_exit = True
-        if self._task:
-            await self._task
-
 
 @pytest.fixture
 async def traced_system(infra, topic_prefix, make_database, tmp_path):
     collector, webhooks = OtlpReceiver(), Receiver()
     await collector.start()
     await webhooks.start()
-    processes = {}
+    exporting = {"WARDEN_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.port}",
+                 "OTEL_BSP_SCHEDULE_DELAY": "200"}
     try:
-        for name in SERVICES:
-            url = await make_database(name, service(name).migrations)
-            port = free_port()
-            env = service_env(name, database_url=url, port=port, kafka=infra.kafka,
-                              topic_prefix=topic_prefix, receiver_url=webhooks.url)
-            env.update({"WARDEN_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.port}",
-                        "OTEL_BSP_SCHEDULE_DELAY": "200"})
-            processes[name] = start_service(name, env, port, tmp_path)
-        for process in processes.values():
-            await wait_ready(process)
-        async with httpx.AsyncClient(timeout=10) as client:
-            yield processes, collector, client
+        async with running_services(infra, topic_prefix, make_database, tmp_path, webhooks,
+                                    exporting) as processes:
+            async with httpx.AsyncClient(timeout=10) as client:
+                yield processes, collector, client
     finally:
-        for process in processes.values():
-            stop_service(process)
         await webhooks.stop()
         await collector.stop()
 

@@ -3,10 +3,8 @@ and the service recovers by itself when the database is back."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from tests.support.apps import eventually, running
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import database_behind_proxy
 from warden.decision.app import MIGRATIONS, create_app
 from warden.decision.settings import DecisionSettings
 from warden.shared.auth import issue_reviewer_token
@@ -14,13 +12,9 @@ from warden.shared.auth import issue_reviewer_token
 
 async def test_requests_during_a_database_outage_get_503_then_recover(infra, topic_prefix,
                                                                        make_database):
-    url = sa.make_url(await make_database("decision", MIGRATIONS))
-    proxy = TcpProxy(url.host, url.port)
-    await proxy.start()
-    settings = DecisionSettings(
-        database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False),
-        kafka_bootstrap=infra.kafka, topic_prefix=topic_prefix)
+    proxy, proxied_url = await database_behind_proxy(await make_database("decision", MIGRATIONS))
+    settings = DecisionSettings(database_url=proxied_url, kafka_bootstrap=infra.kafka,
+                                topic_prefix=topic_prefix)
     token = issue_reviewer_token(settings.reviewer_token_secret, "alice", [], ["reviewer"])
     headers = {"Authorization": f"Bearer {token}"}
     path = "/v1/decisions/00000000-0000-0000-0000-000000000001"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-import sqlalchemy as sa
-
-from tests.support.apps import running
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.apps import eventually, running
+from tests.support.tcp_proxy import database_behind_proxy
 from warden.decision.app import MIGRATIONS, create_app
 from warden.decision.settings import DecisionSettings
 
@@ -18,28 +16,20 @@ async def test_ready_when_consumers_are_disabled_by_configuration(infra, topic_p
                                 kafka_bootstrap=infra.kafka, topic_prefix=topic_prefix,
                                 consumers_enabled=False)
     async with running(create_app(settings)) as client:
-        async def ready():
-            return await client.get("/readyz")
-        response = await ready()
-        for _ in range(50):  # the relay reports healthy after its first round
-            if response.status_code == 200:
-                break
-            await asyncio.sleep(0.1)
-            response = await ready()
-    assert response.status_code == 200, response.text
+        async def ready():  # the relay reports healthy after its first round
+            response = await client.get("/readyz")
+            return response if response.status_code == 200 else None
+        response = await eventually(ready, timeout=10,
+                                    what="/readyz 200 with the consumers disabled")
     assert response.json()["checks"]["consumer:cases"] == {
         "ok": True, "detail": "disabled by configuration"}
 
 
 async def test_a_hanging_database_makes_readyz_answer_quickly_and_name_it(infra, topic_prefix,
                                                                           make_database):
-    url = sa.make_url(await make_database("decision", MIGRATIONS))
-    proxy = TcpProxy(url.host, url.port)
-    await proxy.start()
-    settings = DecisionSettings(
-        database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False),
-        kafka_bootstrap=infra.kafka, topic_prefix=topic_prefix, readiness_timeout_s=0.5)
+    proxy, proxied_url = await database_behind_proxy(await make_database("decision", MIGRATIONS))
+    settings = DecisionSettings(database_url=proxied_url, kafka_bootstrap=infra.kafka,
+                                topic_prefix=topic_prefix, readiness_timeout_s=0.5)
     try:
         async with running(create_app(settings)) as client:
             proxy.stall()

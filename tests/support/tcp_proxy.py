@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import sqlalchemy as sa
+
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to ``target``. ``cut()`` closes every connection and refuses
@@ -65,3 +67,11 @@ class TcpProxy:
             self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.transport.abort()
+
+
+async def database_behind_proxy(database_url: str) -> tuple[TcpProxy, str]:
+    """A started proxy in front of the database at ``database_url``, and the URL through it."""
+    url = sa.make_url(database_url)
+    proxy = TcpProxy(url.host, url.port)
+    await proxy.start()
+    return proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)

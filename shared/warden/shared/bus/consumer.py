@@ -474,8 +474,3 @@ class ConsumerRunner:
         DLQ_RECORDS.labels(self.settings.service_name, dlq_topic).inc()
         log.warning("event_dead_lettered", consumer=self.consumer_id, topic=record.topic,
                     offset=record.offset, reason=reason[:500])
-
-
-async def count_processed(session: AsyncSession, consumer: str) -> int:
-    return await session.scalar(sa.select(sa.func.count()).select_from(_inbox)
-                                .where(_inbox.c.consumer == consumer)) or 0

@@ -1,23 +1,16 @@
-"""Routing rules: where a report goes, how urgent a case is, who may work on it. No I/O here.
-
-A case gathers every report on one subject within one policy area while it is open. Its
-due time is the earliest of each report's own due time (received + the SLA of the rule
-that placed it) and every legal deadline; its priority is a sum of weighted factors from
-the policy and only rises while the case is open.
-"""
+"""A case's life in routing: opened, joined by further reports, re-prioritised, reopened for
+an appeal, transferred — each change with the reason consumers of ``cases.routed`` see."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from datetime import datetime
 
+from warden.routing.domain.placement import Placement, as_utc, place_report, reporter_key
+from warden.routing.domain.priority import compute_priority, next_priority_review
 from warden.routing.policy import PriorityWeights, RoutingPolicy
-from warden.shared.auth import LEAD_ROLES, Reviewer
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
-from warden.shared.contracts.taxonomy import CATEGORIES
-from warden.shared.errors import Conflict, Forbidden, InvalidInput
+from warden.shared.errors import Conflict, InvalidInput
 
 APPEAL_RULE_ID = "appeal"
 
@@ -29,77 +22,6 @@ TRANSFERRED = "transferred"
 DEADLINE_APPROACHING = "deadline_approaching"
 REOPENED_FOR_APPEAL = "reopened_for_appeal"
 DECIDED = "decided"
-
-SlaState = Literal["at_risk", "overdue"]
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A timestamp without a zone is taken as UTC rather than refused: the report still counts."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def severity_of(category: str) -> int:
-    known = CATEGORIES.get(category)
-    return known.severity if known else 1
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where the policy puts one report, and by when that report must be dealt with."""
-
-    rule_id: str
-    queue: str
-    base_priority: int
-    severity: int
-    due_at: datetime
-    legal_deadline: datetime | None
-
-
-def legal_deadline(policy: RoutingPolicy, report: ReportNormalizedV1) -> datetime | None:
-    """The earliest deadline the law sets: the one the report carries, or the statutory one
-    for its category counted from receipt (a removal order that omits it still gets 1 h)."""
-    received = as_utc(report.received_at)
-    stated = as_utc(report.legal.deadline) if report.legal and report.legal.deadline else None
-    order_type = report.legal.order_type if report.legal else None
-    statutory = policy.statutory_deadline(report.category, received, order_type)
-    return min((d for d in (stated, statutory) if d is not None), default=None)
-
-
-def place_report(policy: RoutingPolicy, report: ReportNormalizedV1) -> Placement:
-    rule = policy.route(report)
-    deadline = legal_deadline(policy, report)
-    sla_due = as_utc(report.received_at) + policy.sla_of(rule)
-    return Placement(rule_id=rule.id, queue=rule.queue, base_priority=rule.base_priority,
-                     severity=severity_of(report.category),
-                     due_at=min(sla_due, deadline) if deadline else sla_due,
-                     legal_deadline=deadline)
-
-
-def reporters_boost(weights: PriorityWeights, reporters: int) -> int:
-    """Grows with each doubling of distinct reporters: a pile-on raises a case, a single
-    account reporting a hundred times does not."""
-    if reporters <= 1:
-        return 0
-    return min(weights.reporters_cap, weights.reporters_step * int(math.log2(reporters)))
-
-
-def deadline_boost(weights: PriorityWeights, due_at: datetime, now: datetime) -> int:
-    remaining = due_at - now
-    if remaining <= timedelta(0):
-        return weights.overdue
-    return max((tier.boost for tier in weights.deadline if remaining <= tier.within), default=0)
-
-
-def compute_priority(weights: PriorityWeights, *, base_priority: int, severity: int,
-                     channels: tuple[Channel, ...], reporters: int, priority_handling: bool,
-                     due_at: datetime, now: datetime) -> int:
-    channel = max((weights.channel.get(c, 0) for c in channels), default=0)
-    return (base_priority
-            + weights.severity * severity
-            + channel
-            + (weights.priority_handling if priority_handling else 0)
-            + reporters_boost(weights, reporters)
-            + deadline_boost(weights, due_at, now))
 
 
 @dataclass(frozen=True)
@@ -126,13 +48,6 @@ class CaseState:
                                 channels=self.channels, reporters=self.reporters,
                                 priority_handling=self.priority_handling, due_at=self.due_at,
                                 now=now)
-
-
-def next_priority_review(weights: PriorityWeights, due_at: datetime,
-                         now: datetime) -> datetime | None:
-    """When the deadline boost next changes: the next tier boundary ahead, or the due time."""
-    boundaries = [due_at - tier.within for tier in weights.deadline] + [due_at]
-    return min((b for b in boundaries if b > now), default=None)
 
 
 def reprioritised(policy: RoutingPolicy, state: CaseState, now: datetime, *,
@@ -190,11 +105,6 @@ def join_case(policy: RoutingPolicy, case: CaseState, placement: Placement,
     detail = describe_changes(case, state)
     return Change(state=state, reason=ESCALATED if escalates else REPORT_JOINED, detail=detail,
                   queue_changed=escalates)
-
-
-def reporter_key(report: ReportNormalizedV1) -> str | None:
-    """Who reported, as far as we know them (anonymous reports count as distinct reporters)."""
-    return f"{report.reporter.kind.value}:{report.reporter.id}" if report.reporter.id else None
 
 
 def case_from_reports(policy: RoutingPolicy, reports: list[ReportNormalizedV1],
@@ -257,46 +167,3 @@ def transfer(policy: RoutingPolicy, case: CaseState, to_queue: str) -> Change:
     state = replace(case, queue=to_queue)
     return Change(state=state, reason=TRANSFERRED, detail=describe_changes(case, state),
                   queue_changed=True)
-
-
-def require_skills(reviewer: Reviewer, queue: str, skills: frozenset[str]) -> None:
-    if not reviewer.has_skills(skills):
-        missing = ", ".join(sorted(skills - reviewer.skills))
-        raise Forbidden(f"queue {queue!r} needs the skills: {missing}")
-
-
-def is_lead(reviewer: Reviewer) -> bool:
-    return bool(reviewer.roles & LEAD_ROLES)
-
-
-def lease_until(now: datetime, requested_seconds: int | None, *, default_seconds: int,
-                max_seconds: int) -> datetime:
-    seconds = default_seconds if requested_seconds is None else requested_seconds
-    if not 1 <= seconds <= max_seconds:
-        raise InvalidInput(f"lease_seconds must be between 1 and {max_seconds}", errors=[{
-            "field": "body.lease_seconds", "message": f"between 1 and {max_seconds}",
-            "type": "range"}])
-    return now + timedelta(seconds=seconds)
-
-
-@dataclass(frozen=True)
-class LeaseView:
-    assignee_id: str | None
-    lease_expires_at: datetime | None
-
-    def active(self, now: datetime) -> bool:
-        return bool(self.assignee_id and self.lease_expires_at and self.lease_expires_at > now)
-
-
-def require_lease_holder(lease: LeaseView, reviewer: Reviewer, now: datetime, *,
-                         leads_may: bool) -> None:
-    """Only the reviewer holding a live lease acts on a claimed case (a lead may step in where
-    ``leads_may``: releasing or transferring a case someone left behind)."""
-    if leads_may and is_lead(reviewer):
-        return
-    if not lease.active(now):
-        raise Conflict("you do not hold a lease on this case (it is unclaimed or the lease "
-                       "expired); claim it first")
-    if lease.assignee_id != reviewer.id:
-        raise Conflict(f"the case is leased to another reviewer until "
-                       f"{lease.lease_expires_at.isoformat()}")
