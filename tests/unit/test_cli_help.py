@@ -56,6 +56,9 @@ def test_unreachable_dependencies_exit_non_zero_with_the_cause():
         ("doctor", "--timeout", "2"): "checks failed",
         ("kpi", "archive"): "KafkaConnectionError",
         ("audit", "verify"): "Connect call failed",
+        ("dlq", "inspect", "reports.raw"): "KafkaConnectionError",
+        ("dlq", "replay", "reports.raw", "--dry-run"): "KafkaConnectionError",
+        ("lag",): "KafkaConnectionError",
     }
     running = {command: subprocess.Popen([sys.executable, "-m", "warden.cli", *command],
                                          env=env, stdout=subprocess.PIPE,
@@ -66,3 +69,4 @@ def test_unreachable_dependencies_exit_non_zero_with_the_cause():
         assert process.returncode == 1, (command, output)
         assert commands[command] in output, (command, output)
         assert "Traceback" not in output, (command, output)
+        assert "Unclosed" not in output, (command, output)  # every Kafka client was closed

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from warden.shared.bus.kafka import OutgoingRecord, Publisher
+from warden.shared.bus.kafka import OutgoingRecord, Publisher, started
 from warden.shared.clock import utcnow
 from warden.shared.contracts.topics import dlq
 from warden.shared.settings import ServiceSettings
@@ -61,25 +61,19 @@ def describe(record) -> dict:
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with started(AIOKafkaAdminClient(bootstrap_servers=bootstrap)) as admin:
         described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
     return sorted(p["partition"] for t in described if t["error_code"] == 0
                   for p in t["partitions"])
 
 
 async def read_dead_letters(settings: ServiceSettings, topic: str, limit: int) -> list[dict]:
     name = dlq(settings.topic(topic))
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                                group_id=None)
     partitions = [TopicPartition(name, p) for p in await partitions_of(settings.kafka_bootstrap, name)]
     if not partitions:
         return []
-    await consumer.start()
-    try:
+    async with started(AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                        enable_auto_commit=False, group_id=None)) as consumer:
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
@@ -92,8 +86,6 @@ async def read_dead_letters(settings: ServiceSettings, topic: str, limit: int) -
             records.extend(r for rs in batch.values() for r in rs)
         records.sort(key=lambda r: r.timestamp)
         return [describe(r) for r in records[-limit:]]
-    finally:
-        await consumer.stop()
 
 
 async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

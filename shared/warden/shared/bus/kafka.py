@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -158,6 +160,18 @@ async def start_with_retry(client, what: str, attempts: int = 30, delay: float =
             await asyncio.sleep(delay)
 
 
+@contextlib.asynccontextmanager
+async def started(client, start: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator:
+    """Start an aiokafka consumer or admin client (``start`` instead of its own, e.g. with
+    retries) and close it on the way out, also when it never started: a client left unclosed
+    makes aiokafka print "Unclosed AIOKafkaConsumer" when the broker could not be reached."""
+    try:
+        await (start or client.start)()
+        yield client
+    finally:
+        await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+
+
 MIN_INSYNC = "min.insync.replicas"
 
 
@@ -168,8 +182,7 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int,
     ``min_insync_replicas`` is set on each topic, so ``acks=all`` means that many copies
     whatever the brokers' default is."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="warden-topics")
-    await start_with_retry(admin, "topic admin")
-    try:
+    async with started(admin, lambda: start_with_retry(admin, "topic admin")):
         existing = set(await admin.list_topics())
         missing = [name for name in names if name not in existing]
         if not missing:
@@ -187,8 +200,6 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int,
         log.info("topics_created", topics=missing, partitions=partitions, replication=replication,
                  min_insync_replicas=min_insync_replicas)
         return missing
-    finally:
-        await admin.close()
 
 
 @dataclass
@@ -203,8 +214,7 @@ class TopicDescription:
 async def describe_topics(bootstrap: str, names: list[str]) -> list[TopicDescription]:
     """Partitions, replication factor and ``min.insync.replicas`` of each named topic."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="warden-topics")
-    await start_with_retry(admin, "topic admin", attempts=3)
-    try:
+    async with started(admin, lambda: start_with_retry(admin, "topic admin", attempts=3)):
         present = {t["topic"]: t for t in await admin.describe_topics(names)
                    if t["error_code"] == 0}
         settings: dict[str, str] = {}
@@ -214,8 +224,6 @@ async def describe_topics(bootstrap: str, names: list[str]) -> list[TopicDescrip
                     for name in present]):
                 for _error, _message, _type, name, entries in response.resources:
                     settings.update({name: entry[1] for entry in entries if entry[0] == MIN_INSYNC})
-    finally:
-        await admin.close()
     described = []
     for name in names:
         topic = present.get(name)

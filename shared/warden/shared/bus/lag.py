@@ -7,13 +7,13 @@ from collections import defaultdict
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from warden.shared.bus.kafka import started
+
 
 async def consumer_lag(bootstrap: str, prefix: str) -> list[tuple[str, str, int]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
+    async with (started(AIOKafkaAdminClient(bootstrap_servers=bootstrap)) as admin,
+                started(AIOKafkaConsumer(bootstrap_servers=bootstrap,
+                                         enable_auto_commit=False)) as consumer):
         groups = [g[0] for g in await admin.list_consumer_groups() if g[0].startswith(prefix)]
         rows = []
         for group in sorted(groups):
@@ -26,6 +26,3 @@ async def consumer_lag(bootstrap: str, prefix: str) -> list[tuple[str, str, int]
                 per_topic[tp.topic] += max(0, ends[tp] - meta.offset)
             rows.extend((group, topic, total) for topic, total in sorted(per_topic.items()))
         return rows
-    finally:
-        await consumer.stop()
-        await admin.close()
