@@ -36,3 +36,17 @@ def test_times_are_in_the_unit_a_lead_reads():
     rows = [{"queue": "q", "reports": 2, "p50_hours": 0.25, "p90_hours": 0.75}]
     assert charts._percentiles(rows, "queue", "queue")[0] == \
         "Slowest queue: q (p90 45 min, p50 15 min)."
+
+
+def test_the_time_axis_is_in_the_unit_of_the_slowest_figure():
+    def axis(p90_hours: float) -> tuple[str, list[float]]:
+        rows = [{"queue": "q", "reports": 2, "p50_hours": p90_hours / 2, "p90_hours": p90_hours}]
+        chart = charts._percentiles(rows, "queue", "queue")[1].to_dict()
+        field = chart["encoding"]["x"]["field"]
+        values = [row[field] for row in chart["data"]["values"]]
+        return chart["encoding"]["x"]["title"], values
+
+    assert axis(0.75) == ("Time to first action (minutes)", [22.5, 45.0])
+    assert axis(0.005) == ("Time to first action (seconds)", [9.0, 18.0])
+    assert axis(5.0) == ("Time to first action (hours)", [2.5, 5.0])
+    assert axis(240.0) == ("Time to first action (days)", [5.0, 10.0])

@@ -84,8 +84,21 @@ def reports_by_category(rows: list[dict]) -> tuple[str, alt.Chart]:
     return takeaway, chart
 
 
+def _time_unit(longest_hours: float) -> tuple[str, float]:
+    """The unit a time axis reads best in, and the factor from hours: a team acting within
+    minutes should not read "0.1" hours off the axis, nor a backlog of weeks "300"."""
+    if longest_hours < 1 / 60:
+        return "seconds", 3600.0
+    if longest_hours < 1:
+        return "minutes", 60.0
+    if longest_hours < 72:
+        return "hours", 1.0
+    return "days", 1 / 24
+
+
 def _percentiles(rows: list[dict], key: str, label: str) -> tuple[str, alt.Chart]:
-    long = [{key: r[key], "percentile": name, "hours": r[f"{name}_hours"]}
+    unit, factor = _time_unit(max((r["p90_hours"] or 0 for r in rows), default=0))
+    long = [{key: r[key], "percentile": name, unit: round(r[f"{name}_hours"] * factor, 2)}
             for r in rows for name in ("p50", "p90")]
     if rows:
         slowest = max(rows, key=lambda r: r["p90_hours"])
@@ -95,10 +108,10 @@ def _percentiles(rows: list[dict], key: str, label: str) -> tuple[str, alt.Chart
         takeaway = _empty(rows, "acted-on reports")
     chart = alt.Chart(_data(long)).mark_bar().encode(
         y=alt.Y(f"{key}:N", title=label.capitalize()),
-        x=alt.X("hours:Q", title="Time to first action (hours)"),
+        x=alt.X(f"{unit}:Q", title=f"Time to first action ({unit})"),
         yOffset="percentile:N",
         color=alt.Color("percentile:N", title="Percentile"),
-        tooltip=[f"{key}:N", "percentile:N", "hours:Q"])
+        tooltip=[f"{key}:N", "percentile:N", f"{unit}:Q"])
     return takeaway, chart
 
 
@@ -139,12 +152,12 @@ def backlog(rows: list[dict]) -> tuple[str, alt.Chart]:
                     f" ({_duration(oldest['oldest_age_hours'])}).")
     else:
         takeaway = "No open cases at the end of the window."
-    base = alt.Chart(_data(rows)).encode(y=alt.Y("queue:N", title="Queue"))
+    labelled = [{**r, "oldest": _duration(r["oldest_age_hours"])} for r in rows]
+    base = alt.Chart(_data(labelled)).encode(y=alt.Y("queue:N", title="Queue"))
     bars = base.mark_bar().encode(x=alt.X("open_cases:Q", title="Open cases (count)",
                                               axis=alt.Axis(tickMinStep=1)),
-                                  tooltip=["queue:N", "open_cases:Q", "oldest_age_hours:Q"])
-    labels = base.mark_text(align="left", dx=4).encode(
-        x="open_cases:Q", text=alt.Text("oldest_age_hours:Q", format=".1f"))
+                                  tooltip=["queue:N", "open_cases:Q", "oldest:N"])
+    labels = base.mark_text(align="left", dx=4).encode(x="open_cases:Q", text="oldest:N")
     return takeaway, bars + labels
 
 
@@ -239,7 +252,7 @@ CHARTS: list[tuple[str, str, Builder]] = [
      lambda rows: _percentiles(rows, "channel", "channel")),
     ("sla_compliance_by_queue", "SLA compliance per queue", sla),
     ("legal_deadline_compliance", "Legal-deadline compliance of authority orders", legal),
-    ("backlog_by_queue", "Open cases per queue at the end of the window (label: oldest, hours)",
+    ("backlog_by_queue", "Open cases per queue at the end of the window (label: oldest case's age)",
      backlog),
     ("appeals", "Appeal and overturn rates", appeals),
     ("action_mix", "Action mix of first decisions",
