@@ -91,8 +91,10 @@ def report(
         finally:
             connection.close()
         bar.advance(querying)
-        task = bar.add_task(f"rendering {fmt}", total=len(CHARTS) if fmt in ("html", "md") else 1)
+        steps = len(CHARTS) if fmt in ("html", "md") else 1
+        task = bar.add_task(f"rendering {fmt}", total=steps)
         written = write_report(figures, since=since, until=until, fmt=fmt, output=target,
                                step=lambda what: bar.advance(task))
+        bar.update(task, completed=steps)  # json and png write in one go, without steps
     for path in written:
         console().print(f"wrote {path}")
