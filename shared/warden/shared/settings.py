@@ -26,6 +26,12 @@ MIN_TOKEN_SECRET_BYTES = 32
 SECRET_SUFFIXES = ("_secret", "_key")
 
 
+def default_min_insync(replication: int) -> int:
+    """Two copies acknowledged when there are three or more (one broker may be lost without
+    refusing writes, and no acknowledged write lives on one disk only); else every copy."""
+    return 2 if replication >= 3 else 1
+
+
 class InsecureConfiguration(RuntimeError):
     """A production start with development secrets; the message names every setting."""
 
@@ -86,7 +92,7 @@ class ServiceSettings(BaseSettings):
         """``min.insync.replicas`` of the topics the project creates."""
         if self.topic_min_insync_replicas is not None:
             return self.topic_min_insync_replicas
-        return 2 if self.topic_replication >= 3 else 1
+        return default_min_insync(self.topic_replication)
 
     def env_name(self, field: str) -> str:
         """The environment variable that sets ``field``."""

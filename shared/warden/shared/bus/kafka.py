@@ -13,6 +13,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from warden.shared.errors import TransientError
 from warden.shared.observability import BROKER_LOSS, PRODUCER_RENEWALS, get_logger
+from warden.shared.settings import default_min_insync
 
 log = get_logger(__name__)
 
@@ -176,11 +177,13 @@ MIN_INSYNC = "min.insync.replicas"
 
 
 async def ensure_topics(bootstrap: str, names: list[str], partitions: int,
-                        replication: int, min_insync_replicas: int = 1) -> list[str]:
+                        replication: int, min_insync_replicas: int | None = None) -> list[str]:
     """Create the topics that are missing (never relying on broker auto-create); returns created.
 
-    ``min_insync_replicas`` is set on each topic, so ``acks=all`` means that many copies
-    whatever the brokers' default is."""
+    ``min_insync_replicas`` (by default ``default_min_insync(replication)``) is set on each
+    topic, so ``acks=all`` means that many copies whatever the brokers' default is."""
+    if min_insync_replicas is None:
+        min_insync_replicas = default_min_insync(replication)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="warden-topics")
     async with started(admin, lambda: start_with_retry(admin, "topic admin")):
         existing = set(await admin.list_topics())
