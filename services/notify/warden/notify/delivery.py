@@ -10,6 +10,12 @@ the outbox; see ``leases``). A batch that cannot be stored leaves its notificati
 their lease runs out and they are sent again under the same webhook-id, which receivers use to
 drop the second copy (at least once, made exactly once by the receiver; never lost).
 
+Up to ``delivery_rounds_in_flight`` leased rounds are at the receivers at once (a backlog is
+not paced by one round's slowest send; each round has its own lease token, and the lease
+statement never hands one notification to two rounds). A round that probes an endpoint whose
+circuit was open is seen through before anything more is leased, and a probe that succeeds
+makes that endpoint's backlog due at once (``circuit.make_backlog_due``).
+
 Retries are scheduled through ``next_attempt_at``, never by sleeping while holding a row. The
 worker wakes on PostgreSQL NOTIFY when notifications are created or redelivered, at the next
 due time, and at least every poll interval (``warden.shared.wakeup``).
@@ -152,8 +158,9 @@ class DeliveryWorker:
         if any(c.endpoint_failures >= self._settings.circuit_failure_threshold
                for c in (*claims, *statements)):
             await asyncio.shield(task)
-        if len(claims) >= self._settings.delivery_batch_size:
-            return 0.0
+        if len(claims) >= self._settings.delivery_batch_size \
+                or len(statements) >= self._settings.tdb_batch_size:
+            return 0.0  # a full batch: there may be more waiting
         return await self._seconds_until_due()
 
     def _round_ended(self, task: asyncio.Task) -> None:
