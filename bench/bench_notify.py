@@ -197,7 +197,8 @@ async def bench_raw_posts(url: str, concurrency: int, receiver_pid: int) -> floa
                                        range(batch, min(EVENTS, batch + concurrency))))
     rate = EVENTS / meter.wall
     print(f"baseline: {EVENTS} raw signed httpx POSTs to the receiver, concurrency "
-          f"{concurrency}: {rate:,.0f}/s; {meter.describe('load generator (httpx)')}")
+          f"{concurrency}: {rate:,.0f}/s; {meter.describe('load generator (httpx)')}; "
+          f"{meter.own * meter.wall * 1000 / EVENTS:.1f} ms of CPU per POST")
     return rate
 
 
@@ -233,7 +234,10 @@ async def bench_delivery(settings: NotifySettings, receiver_pid: int) -> tuple[f
     rate = delivered / meter.wall
     print(f"deliveries: {delivered}/{EVENTS} queued notifications delivered (leased, signed, "
           f"POSTed, attempt and outcome event recorded) in {meter.wall:.2f}s = {rate:,.0f}/s; "
-          f"{meter.describe('notify (this process)')}")
+          f"{meter.describe('notify (this process)')}; "
+          f"{meter.own * meter.wall * 1000 / max(delivered, 1):.1f} ms of notify CPU per "
+          f"delivery (batch {settings.delivery_batch_size}, "
+          f"{settings.delivery_rounds_in_flight} rounds in flight)")
     return rate, delivered
 
 

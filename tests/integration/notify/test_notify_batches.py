@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import asyncpg
+import pytest
 from fastapi import FastAPI, Request, Response
 
 from tests.e2e.harness import free_port, service_env, start_service, stop_service, wait_ready
@@ -76,8 +77,10 @@ async def _states(dsn: str) -> dict[str, list]:
     return {str(r["id"]): [r["status"], r["attempts"], list(r["outcomes"] or [])] for r in rows}
 
 
+@pytest.mark.parametrize(("batch_size", "rounds"), [(N, 1), (4, 4)],
+                         ids=["one batch", "four batches in flight"])
 async def test_notify_killed_mid_batch_loses_nothing_and_doubles_nothing(
-        make_settings, notify_database, infra, topic_prefix, tmp_path):
+        make_settings, notify_database, infra, topic_prefix, tmp_path, batch_size, rounds):
     receiver = GatedReceiver(quick=QUICK)
     dsn = asyncpg_dsn(notify_database)
     async with serving(receiver.app(), lifespan="off") as base_url:
@@ -96,7 +99,8 @@ async def test_notify_killed_mid_batch_loses_nothing_and_doubles_nothing(
         env = service_env("notify", database_url=notify_database, port=port, kafka=infra.kafka,
                           topic_prefix=topic_prefix, receiver_url=url)
         env.update({"WARDEN_NOTIFY_WEBHOOK_SECRET": SECRET,
-                    "WARDEN_NOTIFY_DELIVERY_BATCH_SIZE": str(N),
+                    "WARDEN_NOTIFY_DELIVERY_BATCH_SIZE": str(batch_size),
+                    "WARDEN_NOTIFY_DELIVERY_ROUNDS_IN_FLIGHT": str(rounds),
                     "WARDEN_NOTIFY_DELIVERY_TIMEOUT_S": "4",
                     "WARDEN_NOTIFY_DELIVERY_LEASE_S": "5"})
         for run in ("first", "second"):

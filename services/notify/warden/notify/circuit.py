@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.notify.domain import Verdict
-from warden.notify.models import Endpoint
+from warden.notify.domain import NotificationStatus, Verdict
+from warden.notify.models import Endpoint, Notification
 
 if TYPE_CHECKING:
     from warden.notify.leases import Outcome
@@ -107,12 +107,19 @@ async def record_endpoint_health(session: AsyncSession, health: Health, *, now: 
                                              e.c.circuit_open_until.is_not(None)))
             .values(consecutive_failures=failures,
                     circuit_open_until=circuit.open_until(failures, now)))
+        if failures == 0 and health.failures_known >= circuit.threshold:
+            # A probe went through: the circuit is closed again.
+            await make_backlog_due(session, health.endpoint_id, now=now)
         return
     if not health.failures:
         return
     counted = e.c.consecutive_failures
+    # A batch that was already at the receiver when another one opened the circuit is not a
+    # probe: it fails for the same outage, and must not double the cool-down again.
+    not_open = sa.or_(counted < circuit.threshold, e.c.circuit_open_until.is_(None),
+                      e.c.circuit_open_until <= now)
     failures = await session.scalar(
-        sa.update(e).where(where)
+        sa.update(e).where(where, not_open)
         .values(consecutive_failures=sa.func.least(
             counted + health.failures, sa.func.greatest(counted + 1, circuit.threshold)))
         .returning(e.c.consecutive_failures))
@@ -121,3 +128,16 @@ async def record_endpoint_health(session: AsyncSession, health: Health, *, now: 
         if open_until is not None:
             await session.execute(sa.update(e).where(where)
                                   .values(circuit_open_until=open_until))
+
+
+async def make_backlog_due(session: AsyncSession, endpoint_id: uuid.UUID, *,
+                           now: datetime) -> None:
+    """An endpoint that works again takes its backlog at once: notifications waiting out a
+    retry backoff because it was failing are due now (those leased right now are left to
+    their worker). Their retry budget is unchanged."""
+    n = Notification.__table__
+    await session.execute(
+        sa.update(n).where(n.c.endpoint_id == endpoint_id,
+                           n.c.status == NotificationStatus.PENDING.value,
+                           n.c.claim_token.is_(None), n.c.next_attempt_at > now)
+        .values(next_attempt_at=now))

@@ -10,6 +10,12 @@ the outbox; see ``leases``). A batch that cannot be stored leaves its notificati
 their lease runs out and they are sent again under the same webhook-id, which receivers use to
 drop the second copy (at least once, made exactly once by the receiver; never lost).
 
+Up to ``delivery_rounds_in_flight`` leased rounds are at the receivers at once (a backlog is
+not paced by one round's slowest send; each round has its own lease token, and the lease
+statement never hands one notification to two rounds). A round that probes an endpoint whose
+circuit was open is seen through before anything more is leased, and a probe that succeeds
+makes that endpoint's backlog due at once (``circuit.make_backlog_due``).
+
 Retries are scheduled through ``next_attempt_at``, never by sleeping while holding a row. The
 worker wakes on PostgreSQL NOTIFY when notifications are created or redelivered, at the next
 due time, and at least every poll interval (``warden.shared.wakeup``).
@@ -95,14 +101,21 @@ class DeliveryWorker:
                                    timeout_s=settings.delivery_timeout_s)
         self._tdb: TransparencyDatabaseChannel | None = None
         self._in_flight: dict[uuid.UUID, tuple[Claim, datetime]] = {}
+        self._slots = asyncio.Semaphore(settings.delivery_rounds_in_flight)
+        self._rounds: set[asyncio.Task] = set()
 
     @property
     def running(self) -> bool:
         return self._loop.running
 
     async def start(self) -> None:
+        # One connection for every send that can be in flight: a send never waits for the
+        # pool (a wait there would count against the receiver as a timeout).
+        in_flight = self._settings.delivery_rounds_in_flight * (
+            self._settings.delivery_batch_size + 1)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self._settings.delivery_timeout_s),
+            limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
             follow_redirects=False,  # a redirect is not a delivery; the operator fixes the URL
             headers={"user-agent": USER_AGENT},
         )
@@ -113,6 +126,10 @@ class DeliveryWorker:
 
     async def stop(self) -> None:
         await self._loop.stop()
+        rounds = list(self._rounds)
+        for task in rounds:
+            task.cancel()
+        await asyncio.gather(*rounds, return_exceptions=True)
         await self._release_in_flight()
         if self._client:
             await self._client.aclose()
@@ -121,10 +138,38 @@ class DeliveryWorker:
         self._loop.wake()
 
     async def _round(self) -> float:
-        claimed = await self.deliver_due()
-        if claimed >= self._settings.delivery_batch_size:
-            return 0.0
+        """Lease the next batch and send it in the background: up to
+        ``delivery_rounds_in_flight`` batches are at the receivers at once, so a backlog is not
+        paced by the slowest send of one batch. A batch that probes an endpoint whose circuit
+        was open is seen through before anything else is leased: one probe at a time."""
+        await self._slots.acquire()
+        try:
+            claims, statements = await self._claim_round()
+        except BaseException:
+            self._slots.release()
+            raise
+        if not claims and not statements:
+            self._slots.release()
+            return await self._seconds_until_due()
+        task = asyncio.create_task(self._deliver_round(claims, statements),
+                                   name="delivery-round")
+        self._rounds.add(task)
+        task.add_done_callback(self._round_ended)
+        if any(c.endpoint_failures >= self._settings.circuit_failure_threshold
+               for c in (*claims, *statements)):
+            await asyncio.shield(task)
+        if len(claims) >= self._settings.delivery_batch_size \
+                or len(statements) >= self._settings.tdb_batch_size:
+            return 0.0  # a full batch: there may be more waiting
         return await self._seconds_until_due()
+
+    def _round_ended(self, task: asyncio.Task) -> None:
+        self._rounds.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("delivery_round_failed", error=repr(task.exception()))
+        # Its retries may be due before the wait the loop is in: look again.
+        self._loop.wake()
 
     async def _seconds_until_due(self) -> float:
         e = Endpoint.__table__
@@ -150,6 +195,11 @@ class DeliveryWorker:
         statements separately, up to one full batch per endpoint, because they go out
         together in one request.
         """
+        claims, statements = await self._claim_round()
+        await self._deliver_round(claims, statements)
+        return len(claims) + len(statements)
+
+    async def _claim_round(self) -> tuple[list[Claim], list[Claim]]:
         lease = timedelta(seconds=self._settings.delivery_lease_s)
         async with self._sessions() as session, session.begin():
             now = utcnow()
@@ -159,11 +209,15 @@ class DeliveryWorker:
                 session, limit=self._settings.tdb_batch_size, now=now, lease=lease,
                 kinds=(EndpointKind.TRANSPARENCY_DB.value,)) \
                 if self._settings.tdb_batch_size else []
-        if not claims and not statements:
-            return 0
         started_at = utcnow()
         for claim in (*claims, *statements):
             self._in_flight[claim.notification_id] = (claim, started_at)
+        return claims, statements
+
+    async def _deliver_round(self, claims: list[Claim], statements: list[Claim]) -> None:
+        """Send a leased round concurrently and record the outcomes in batches as they end."""
+        if not claims and not statements:
+            return
         batches: dict = {}
         for claim in statements:
             batches.setdefault(claim.endpoint_id, []).append(claim)
@@ -178,7 +232,6 @@ class DeliveryWorker:
         finally:
             for task in sends:
                 task.cancel()  # only when this round is cancelled (the worker stops)
-        return len(claims) + len(statements)
 
     def _span(self, claim: Claim) -> trace.Span:
         return continuing(self._settings.service_name, "notification deliver",

@@ -62,7 +62,10 @@ class NotifySettings(ServiceSettings):
     # A claimed notification is someone's for this long; a worker that died mid-send
     # leaves it to be retried by another once the lease has run out.
     delivery_lease_s: float = Field(60.0, gt=0)
-    delivery_batch_size: int = Field(20, ge=1)
+    delivery_batch_size: int = Field(50, ge=1)
+    # Leased batches at the receivers at once (each sent concurrently): a backlog drains at
+    # the receivers' pace, not at one batch's slowest send.
+    delivery_rounds_in_flight: int = Field(4, ge=1)
     delivery_poll_interval_s: float = Field(2.0, gt=0)
 
     @field_validator("webhook_secret")
