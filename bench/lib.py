@@ -35,7 +35,10 @@ KAFKA = os.environ.get("WARDEN_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 API_KEY = "bench-intake-key-0123456789abcdef0123456789"
 REVIEWER_SECRET = "bench-reviewer-secret-of-at-least-32-bytes"
 WEBHOOK_SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
-PYTHONPATH = os.pathsep.join(str(REPO / p) for p in (
+# The services' code: this tree, or another one (``WARDEN_BENCH_TREE``, e.g. an earlier commit
+# extracted with ``git archive``) to measure before and after on the same box in one window.
+TREE = Path(os.environ.get("WARDEN_BENCH_TREE") or REPO)
+PYTHONPATH = os.pathsep.join(str(TREE / p) for p in (
     "", "shared", "services/intake", "services/routing", "services/decision", "services/notify"))
 MIGRATIONS = {
     "intake": "warden.intake.app", "routing": "warden.routing.app",

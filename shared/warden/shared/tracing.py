@@ -32,6 +32,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _propagator = TraceContextTextMapPropagator()
+_LOWER_HEX = frozenset("0123456789abcdef")
 _providers: dict[str, TracerProvider] = {}
 _tracers: dict[tuple[str, str], trace.Tracer] = {}
 
@@ -101,10 +102,9 @@ def remote_parent(traceparent: str | None) -> otel_context.Context | None:
     parts = traceparent.split("-")
     if len(parts) == 4 and parts[0] == "00" and len(parts[1]) == 32 and len(parts[2]) == 16 \
             and len(parts[3]) == 2:
-        try:
-            trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
-        except ValueError:
-            return None
+        if not _LOWER_HEX.issuperset(parts[1] + parts[2] + parts[3]):
+            return None  # W3C: lower-case hex only (the propagator refuses the rest too)
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
         if not trace_id or not span_id:
             return None
         return trace.set_span_in_context(NonRecordingSpan(SpanContext(
