@@ -81,6 +81,11 @@ class RawPool:
     stops. Its connections are opened on demand (``min_size`` 0) and kept up to ``size``, so
     a burst of requests waits for a connection instead of opening and closing new ones.
     Errors are asyncpg's own; ``is_transient_database_error`` knows them.
+
+    Its users run single statements that change no session state (no ``SET``, ``LISTEN``,
+    cursors or session-level advisory locks), so a connection goes back to the pool without
+    asyncpg's reset query — a round trip per use (≈ 6 % of intake's samples). An open
+    transaction is still ended on release (asyncpg does that before calling ``reset``).
     """
 
     def __init__(self, sqlalchemy_url: str, size: int) -> None:
@@ -89,7 +94,8 @@ class RawPool:
         self._pool: asyncpg.Pool | None = None
 
     async def start(self) -> None:
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=0, max_size=self._size)
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=0, max_size=self._size,
+                                               reset=_no_session_state)
 
     async def stop(self) -> None:
         if self._pool is not None:
@@ -101,6 +107,10 @@ class RawPool:
         if self._pool is None:
             raise RuntimeError("the raw pool is not started")
         return self._pool.acquire()
+
+
+async def _no_session_state(connection: asyncpg.Connection) -> None:
+    """``RawPool``'s reset: nothing to undo (see its docstring)."""
 
 
 def utc_column(nullable: bool = False, **kwargs: Any) -> sa.Column:
