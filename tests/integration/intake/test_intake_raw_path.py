@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import sqlalchemy as sa
 
 from tests.integration.intake.conftest import intake_settings
@@ -15,6 +16,7 @@ from warden.intake.access import ALL_SCOPES
 from warden.intake.app import MIGRATIONS, create_app
 from warden.intake.examples import example
 from warden.shared.apikeys.store import create_client
+from warden.shared.db import asyncpg_dsn
 
 
 def report_on(subject_id: str) -> dict:
@@ -57,10 +59,14 @@ async def test_an_outage_on_the_raw_insert_path_is_a_503_then_the_report_goes_th
             return answer.status_code == 201
         await eventually(accepted_again, timeout=15, what="the report to be accepted again")
 
-        async with runtime.engine.connect() as conn:
-            stored = await conn.scalar(sa.text(
-                "SELECT count(*) FROM reports WHERE subject_id = :s"), {"s": subject_id})
-            staged = await conn.scalar(sa.text(
-                "SELECT count(*) FROM outbox WHERE key = :s"), {"s": subject_id})
+        # Counted on a connection of our own, straight to the database (the engine's pooled
+        # connections went through the proxy and were cut with it).
+        conn = await asyncpg.connect(asyncpg_dsn(url.render_as_string(hide_password=False)))
+        try:
+            stored = await conn.fetchval(
+                "SELECT count(*) FROM reports WHERE subject_id = $1", subject_id)
+            staged = await conn.fetchval("SELECT count(*) FROM outbox WHERE key = $1", subject_id)
+        finally:
+            await conn.close()
         assert (stored, staged) == (1, 1)
     await proxy.cut()
