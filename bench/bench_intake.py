@@ -96,7 +96,7 @@ async def measure(seconds: float, connections: int, prefix: str) -> dict:
                                         headers=auth)
         print(f"  open loop at {half}/s: {open_loop.ok}/{open_loop.sent} accepted, p50 "
               f"{open_loop.percentile(0.5):.1f} ms p99 {open_loop.percentile(0.99):.1f} ms "
-              f"(generator CPU {open_loop.generator_cpu_s / open_loop.seconds:.0%} of a core)")
+              f"({open_loop.summary()})")
         stored, pending = await drained(url)
         accepted = sum(r.requests - r.errors for rs in runs.values() for r in rs)
         figures.update({
@@ -107,7 +107,8 @@ async def measure(seconds: float, connections: int, prefix: str) -> dict:
             "intake_half_rate": half, "intake_half_rate_p50_ms": open_loop.percentile(0.5),
             "intake_half_rate_p99_ms": open_loop.percentile(0.99),
             "intake_half_rate_ok": open_loop.ok, "intake_half_rate_sent": open_loop.sent,
-            "open_loop_generator_cpu_share": open_loop.generator_cpu_s / open_loop.seconds,
+            "open_loop_generator_cpu_share": open_loop.cpu_share,
+            "open_loop_generator_lag_p99_ms": open_loop.lag_p99_ms,
             "wrk_cpu_share": max(r.wrk_cpu_s / r.seconds for rs in runs.values() for r in rs),
             "intake_runs_rps": [r.rate for r in runs["intake"]],
             "bare_runs_rps": [r.rate for r in runs["bare"]],

@@ -135,6 +135,7 @@ async def main() -> dict:
             "pipeline_sustained_rps": accepted / (finished - started),
             "pipeline_intake_rps": sustained.rate, "pipeline_accepted": accepted,
             "pipeline_lost": stored - routed, "pipeline_http_errors": sustained.errors,
+            "pipeline_wrk_cpu_share": sustained.wrk_cpu_s / sustained.seconds,
             "pipeline_cpu_ms_per_report": cpu,
         })
         sink = f"{prefix}{topics.CASES_ROUTED}"
@@ -147,15 +148,15 @@ async def main() -> dict:
         print(f"  fixed {FIXED_RATE:.0f}/s for {FIXED_S:.0f} s: {offered.ok}/{offered.sent} "
               f"accepted, {len(when)} routed; report->case p50 {lib.percentile(latencies, .5):.0f}"
               f" ms p99 {lib.percentile(latencies, .99):.0f} ms; HTTP p99 "
-              f"{offered.percentile(.99):.0f} ms (generator CPU "
-              f"{offered.generator_cpu_s / offered.seconds:.0%} of a core)")
+              f"{offered.percentile(.99):.0f} ms ({offered.summary()})")
         figures.update({
             "pipeline_fixed_rate": FIXED_RATE, "pipeline_fixed_accepted": offered.ok,
             "pipeline_fixed_sent": offered.sent, "pipeline_fixed_routed": len(when),
             "report_to_case_p50_ms": lib.percentile(latencies, .5),
             "report_to_case_p99_ms": lib.percentile(latencies, .99),
             "pipeline_fixed_http_p99_ms": offered.percentile(.99),
-            "pipeline_generator_cpu_share": offered.generator_cpu_s / offered.seconds,
+            "pipeline_generator_cpu_share": offered.cpu_share,
+            "pipeline_generator_lag_p99_ms": offered.lag_p99_ms,
         })
         figures["rss_mb"] = {s: p.rss_mb() for s, p in procs.items()}
         print("  RSS after the run: " + ", ".join(f"{s} {v:.0f} MB"

@@ -35,7 +35,10 @@ KAFKA = os.environ.get("WARDEN_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 API_KEY = "bench-intake-key-0123456789abcdef0123456789"
 REVIEWER_SECRET = "bench-reviewer-secret-of-at-least-32-bytes"
 WEBHOOK_SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
-PYTHONPATH = os.pathsep.join(str(REPO / p) for p in (
+# The services' code: this tree, or another one (``WARDEN_BENCH_TREE``, e.g. an earlier commit
+# extracted with ``git archive``) to measure before and after on the same box in one window.
+TREE = Path(os.environ.get("WARDEN_BENCH_TREE") or REPO)
+PYTHONPATH = os.pathsep.join(str(TREE / p) for p in (
     "", "shared", "services/intake", "services/routing", "services/decision", "services/notify"))
 MIGRATIONS = {
     "intake": "warden.intake.app", "routing": "warden.routing.app",
@@ -300,9 +303,25 @@ class OpenLoopResult:
     generator_cpu_s: float
     accepted_ids: list[str] = field(repr=False, default_factory=list)
     sent_at: dict[str, float] = field(repr=False, default_factory=dict)
+    dispatch_lag_ms: list[float] = field(repr=False, default_factory=list)
 
     def percentile(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
+
+    @property
+    def cpu_share(self) -> float:
+        """The generator's own CPU time over its wall time (1.0 = a whole core: the limit)."""
+        return self.generator_cpu_s / self.seconds
+
+    @property
+    def lag_p99_ms(self) -> float:
+        """How late the generator itself dispatched requests behind their schedule (p99): near
+        zero while it keeps up; growing when it, not the server, is the limit."""
+        return percentile(self.dispatch_lag_ms, 0.99)
+
+    def summary(self) -> str:
+        return (f"generator CPU {self.cpu_share:.0%} of a core, dispatch lag p99 "
+                f"{self.lag_p99_ms:.1f} ms")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -368,6 +387,7 @@ async def open_loop(host: str, port: int, *, rate: float, seconds: float,
                 writer.close()
 
     tasks = []
+    lags: list[float] = []
     start = loop.time() + 0.05
     total = int(rate * seconds)
     for i in range(total):
@@ -375,6 +395,7 @@ async def open_loop(host: str, port: int, *, rate: float, seconds: float,
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        lags.append((loop.time() - due) * 1000)
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
     elapsed = loop.time() - start
@@ -382,7 +403,7 @@ async def open_loop(host: str, port: int, *, rate: float, seconds: float,
         writer.close()
     return OpenLoopResult(offered_rate=rate, sent=total, ok=len(latencies), seconds=elapsed,
                           latencies_ms=latencies, generator_cpu_s=time.process_time() - cpu_before,
-                          accepted_ids=accepted, sent_at=sent_at)
+                          accepted_ids=accepted, sent_at=sent_at, dispatch_lag_ms=lags)
 
 
 def load_average() -> str:

@@ -38,7 +38,21 @@ TARGETS = [
     ("report->case p50 at fixed rate, ms", "report_to_case_p50_ms", None, 50, "<="),
     ("report->case p99 at fixed rate, ms", "report_to_case_p99_ms", None, 250, "<="),
     ("max service RSS after the run, MB", "max_rss_mb", None, 200, "<="),
+    # The load generators' own CPU, % of one core, beside the figures they produced: far
+    # below 100 % (and a dispatch lag near 0) says the generator was not the limit.
+    ("  wrk CPU, intake runs (max), % of a core", "wrk_cpu_pct", None, 50, "<="),
+    ("  open loop CPU, intake p99 phase, %", "open_loop_generator_cpu_pct", None, 50, "<="),
+    ("  open loop dispatch lag p99, intake, ms", "open_loop_generator_lag_p99_ms", None, 10,
+     "<="),
+    ("  wrk CPU, pipeline sustained, % of a core", "pipeline_wrk_cpu_pct", None, 50, "<="),
+    ("  open loop CPU, pipeline fixed rate, %", "pipeline_generator_cpu_pct", None, 50, "<="),
+    ("  open loop dispatch lag p99, pipeline, ms", "pipeline_generator_lag_p99_ms", None, 10,
+     "<="),
 ]
+GENERATOR_SHARES = {"wrk_cpu_pct": "wrk_cpu_share",
+                    "open_loop_generator_cpu_pct": "open_loop_generator_cpu_share",
+                    "pipeline_wrk_cpu_pct": "pipeline_wrk_cpu_share",
+                    "pipeline_generator_cpu_pct": "pipeline_generator_cpu_share"}
 
 
 def met(value: float, baseline: float | None, target: float, rule: str) -> bool:
@@ -80,6 +94,9 @@ async def main() -> None:
     figures.update(await bench_pipeline.main())
     figures["max_rss_mb"] = max([*figures["rss_mb"].values(), figures["intake_rss_mb"],
                                  figures["routing_rss_mb"]])
+    for pct, share in GENERATOR_SHARES.items():
+        if share in figures:
+            figures[pct] = 100 * figures[share]
     figures["load_after"] = lib.load_average()
     figures["seconds"] = time.monotonic() - started
     for label, key, base_key, target, rule in TARGETS:

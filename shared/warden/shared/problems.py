@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import asyncpg
 import sqlalchemy.exc as sa_exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -78,6 +79,8 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 headers=getattr(exc, "headers", None))
 
     @app.exception_handler(sa_exc.DBAPIError)
+    @app.exception_handler(asyncpg.PostgresError)  # a hot path's plain asyncpg statement
+    @app.exception_handler(asyncpg.InterfaceError)
     @app.exception_handler(OSError)
     async def _dependency_error(request: Request, exc: Exception):
         if is_transient_database_error(exc):

@@ -13,9 +13,11 @@ from warden.intake.access import ALL_SCOPES
 from warden.intake.domain import problems_of
 from warden.intake.middleware import BodyGuard
 from warden.intake.routes import router
+from warden.intake.service import RAW_POOL
 from warden.intake.settings import IntakeSettings
 from warden.shared.apikeys.gate import install_api_keys
 from warden.shared.app import Runtime, create_service_app
+from warden.shared.db import RawPool
 from warden.shared.problems import problem_response
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,6 +46,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
 async def wire(runtime: Runtime) -> None:
     await install_api_keys(runtime, ALL_SCOPES)
+    # POST /v1/reports inserts through plain asyncpg (see service.accept_one).
+    pool = RawPool(runtime.settings.database_url, runtime.settings.db_pool_size)
+    runtime.extras[RAW_POOL] = pool
+    runtime.workers.append(pool)
     consumers.wire(runtime)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,7 +45,7 @@ class NewReport:
     request_fingerprint: str
     subject_id: str
     received_at: datetime
-    normalized: dict[str, Any]
+    normalized: dict[str, Any] | str
     case_id: uuid.UUID | None = None
     queue: str | None = None
     routed_at: datetime | None = None
@@ -53,12 +56,15 @@ class NewReport:
 
 
 def new_report_row(report: ReportNormalizedV1, *, idempotency_key: str | None,
-                   fingerprint: str) -> NewReport:
+                   fingerprint: str, encoded: bool = False) -> NewReport:
+    """``encoded``: ``normalized`` as its JSON text (for :func:`insert_report_raw`, which binds
+    it as it is), else as a dict (for the SQLAlchemy statement, which encodes it)."""
     return NewReport(id=report.report_id, client_id=uuid.UUID(report.client_id),
                      channel=report.channel.value, external_id=report.external_id,
                      idempotency_key=idempotency_key, request_fingerprint=fingerprint,
                      subject_id=report.subject.id, received_at=report.received_at,
-                     normalized=report.model_dump(mode="json"))
+                     normalized=(report.model_dump_json() if encoded
+                                 else report.model_dump(mode="json")))
 
 
 _INSERTED_COLUMNS = ("id", "client_id", "channel", "external_id", "idempotency_key",
@@ -94,6 +100,36 @@ async def insert_report(session: AsyncSession, row: NewReport,
     values = {c: getattr(row, c) for c in _INSERTED_COLUMNS}
     values.update({f"event_{k}": v for k, v in event.items()})
     inserted, staged = (await session.execute(_INSERT_WITH_EVENT, values)).one()
+    if inserted != staged:
+        raise AssertionError("a report was stored without its event")  # cannot happen: one CTE
+    return inserted == 1
+
+
+def _for_asyncpg(statement: sa.Executable) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The statement as asyncpg takes it: its SQL text (``$n`` parameters), the names of its
+    parameters in order, and the values SQLAlchemy bound itself (constants)."""
+    compiled = statement.compile(dialect=asyncpg_dialect.dialect())
+    return compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params)
+
+
+_RAW_SQL, _RAW_ORDER, _RAW_CONSTANTS = _for_asyncpg(_INSERT_WITH_EVENT)
+_JSON_PARAMETERS = frozenset({"normalized", "event_headers"})
+
+
+async def insert_report_raw(connection: asyncpg.Connection, row: NewReport,
+                            event: dict[str, Any]) -> bool:
+    """:func:`insert_report`'s statement on a plain asyncpg connection, outside any
+    transaction: the statement is its own, committed (durably) when this returns. No session,
+    no ORM, no greenlet hop: the single-report HTTP path's one round trip.
+
+    ``row.normalized`` is its JSON text (``new_report_row(.., encoded=True)``)."""
+    values = dict(_RAW_CONSTANTS)
+    values.update({c: getattr(row, c) for c in _INSERTED_COLUMNS})
+    values.update({f"event_{k}": v for k, v in event.items()})
+    for name in _JSON_PARAMETERS:
+        if not isinstance(values[name], str):
+            values[name] = json.dumps(values[name])
+    inserted, staged = await connection.fetchrow(_RAW_SQL, *(values[n] for n in _RAW_ORDER))
     if inserted != staged:
         raise AssertionError("a report was stored without its event")  # cannot happen: one CTE
     return inserted == 1

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from warden.intake import persistence
@@ -21,7 +21,8 @@ from warden.intake.channels import ReportRequest
 from warden.intake.domain import ReportStatus, report_status
 from warden.intake.examples import openapi_examples
 from warden.intake.models import Report
-from warden.intake.service import accept, accept_batch, in_transaction
+from warden.intake.persistence import NewReport
+from warden.intake.service import RAW_POOL, accept_batch, accept_one
 from warden.shared.clock import utcnow
 from warden.shared.apikeys.gate import CurrentClient
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
@@ -66,7 +67,9 @@ class ReportOut(BaseModel):
     report: ReportNormalizedV1 = Field(description="the canonical report")
 
     @classmethod
-    def of(cls, row: Report, *, duplicate: bool = False) -> ReportOut:
+    def of(cls, row: Report | NewReport, *, duplicate: bool = False,
+           report: ReportNormalizedV1 | None = None) -> ReportOut:
+        """``report``: the canonical report when at hand (else read from ``row.normalized``)."""
         routing = (RoutingState(case_id=row.case_id, queue=row.queue, routed_at=row.routed_at)
                    if row.routed_at and row.case_id and row.queue else None)
         decision = (DecisionState(decision_id=row.decision_id, action=row.action,
@@ -77,7 +80,7 @@ class ReportOut(BaseModel):
                                         notified_at=row.notified_at),
                    received_at=row.received_at, external_id=row.external_id, routing=routing,
                    decision=decision, notified_at=row.notified_at,
-                   report=ReportNormalizedV1.model_validate(row.normalized))
+                   report=report or ReportNormalizedV1.model_validate(row.normalized))
 
 
 class BatchRequest(BaseModel):
@@ -131,16 +134,17 @@ _SUBMIT_ERRORS = problem_responses(401, 403, 413, 415, 422, 429, 503)
 )
 async def submit_report(report: Annotated[ReportRequest, Body(openapi_examples=EXAMPLES)],
                         client: CurrentClient, rt: RuntimeDep,
-                        idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    received_at = utcnow()
-    outcome = await in_transaction(rt.sessions, lambda session: accept(
-        session, rt.outbox, client, report, idempotency_key=idempotency_key,
-        received_at=received_at), single_write=True)
-    body = ReportOut.of(outcome.report, duplicate=outcome.duplicate).model_dump(mode="json")
+                        idempotency_key: IdempotencyKey = None) -> Response:
+    outcome = await accept_one(rt.extras[RAW_POOL], rt.sessions, rt.outbox, client, report,
+                               idempotency_key=idempotency_key, received_at=utcnow())
+    # Encoded once, by pydantic, from the canonical report at hand (not re-read or re-validated).
+    body = ReportOut.of(outcome.report, duplicate=outcome.duplicate,
+                        report=outcome.normalized).model_dump_json()
     if outcome.duplicate:
-        return JSONResponse(body, status_code=200, headers={REPLAYED_HEADER: "true"})
-    return JSONResponse(body, status_code=201,
-                        headers={"Location": f"/v1/reports/{outcome.report.id}"})
+        return Response(body, status_code=200, media_type="application/json",
+                        headers={REPLAYED_HEADER: "true"})
+    return Response(body, status_code=201, media_type="application/json",
+                    headers={"Location": f"/v1/reports/{outcome.report.id}"})
 
 
 @router.post("/reports/batch", response_model=BatchOut, summary="Submit up to 500 reports",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
+import asyncpg
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -25,11 +26,12 @@ from warden.intake.channels import REPORT_ADAPTER, ChannelReport
 from warden.intake.domain import fingerprint, normalize, problems_of
 from warden.intake.models import Report
 from warden.shared.bus.outbox import Outbox
-from warden.shared.contracts.events import REPORT_NORMALIZED_V1
-from warden.shared.db import RETRYABLE_SQLSTATES, sqlstate_of
+from warden.shared.contracts.events import REPORT_NORMALIZED_V1, ReportNormalizedV1
+from warden.shared.db import RETRYABLE_SQLSTATES, RawPool, sqlstate_of
 from warden.shared.errors import Forbidden, InvalidInput, TransientError
 
 T = TypeVar("T")
+RAW_POOL = "intake_raw_pool"  # key of the service's RawPool in ``runtime.extras``
 # Deadlock and serialization failure: two batches inserting overlapping reports in
 # different orders. Retrying the whole transaction is safe (nothing was committed).
 
@@ -44,22 +46,56 @@ class IdempotencyKeyReused(InvalidInput):
 class Outcome:
     report: Report | persistence.NewReport
     duplicate: bool
+    normalized: ReportNormalizedV1 | None = None  # the canonical report, when new
+
+
+def _prepare(outbox: Outbox, client: ClientIdentity, request: ChannelReport, *,
+             idempotency_key: str | None, received_at: datetime, location: str,
+             encoded: bool = False) -> tuple[ReportNormalizedV1, persistence.NewReport,
+                                             dict[str, Any]]:
+    """Scope checked, the canonical report, its row and its outbox row (no I/O)."""
+    require_submit(client, request.channel)
+    normalized = normalize(request, report_id=uuid.uuid4(), client_id=str(client.id),
+                           received_at=received_at, location=location)
+    row = persistence.new_report_row(normalized, idempotency_key=idempotency_key,
+                                     fingerprint=fingerprint(request), encoded=encoded)
+    event = outbox.event(type=REPORT_NORMALIZED_V1, key=normalized.subject.id,
+                         payload=normalized)
+    return normalized, row, outbox.row(event, key=normalized.subject.id)
 
 
 async def accept(session: AsyncSession, outbox: Outbox, client: ClientIdentity,
                  request: ChannelReport, *, idempotency_key: str | None,
                  received_at: datetime, location: str = "body") -> Outcome:
     """Store a new report and stage its event, or return the first report of a resend."""
-    require_submit(client, request.channel)
-    normalized = normalize(request, report_id=uuid.uuid4(), client_id=str(client.id),
-                           received_at=received_at, location=location)
-    row = persistence.new_report_row(normalized, idempotency_key=idempotency_key,
-                                     fingerprint=fingerprint(request))
-    event = outbox.event(type=REPORT_NORMALIZED_V1, key=normalized.subject.id,
-                         payload=normalized)
-    if await persistence.insert_report(session, row, outbox.row(event, key=normalized.subject.id)):
-        return Outcome(row, duplicate=False)
+    normalized, row, event = _prepare(outbox, client, request, idempotency_key=idempotency_key,
+                                      received_at=received_at, location=location)
+    if await persistence.insert_report(session, row, event):
+        return Outcome(row, duplicate=False, normalized=normalized)
     return Outcome(await _first_report(session, client, row), duplicate=True)
+
+
+async def accept_one(pool: RawPool, sessions: async_sessionmaker[AsyncSession],
+                     outbox: Outbox, client: ClientIdentity, request: ChannelReport, *,
+                     idempotency_key: str | None, received_at: datetime,
+                     attempts: int = 3) -> Outcome:
+    """``accept`` for ``POST /v1/reports``: the same statement, on a plain asyncpg connection
+    (one round trip, committed when it returns); a resend reads its first report through a
+    session as before. Retried like ``in_transaction`` when PostgreSQL broke a deadlock."""
+    normalized, row, event = _prepare(outbox, client, request, idempotency_key=idempotency_key,
+                                      received_at=received_at, location="body", encoded=True)
+    for attempt in range(1, attempts + 1):
+        try:
+            async with pool.acquire() as connection:
+                inserted = await persistence.insert_report_raw(connection, row, event)
+            break
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate not in RETRYABLE_SQLSTATES or attempt == attempts:
+                raise
+    if inserted:
+        return Outcome(row, duplicate=False, normalized=normalized)
+    async with sessions() as session:
+        return Outcome(await _first_report(session, client, row), duplicate=True)
 
 
 @dataclass(frozen=True)
@@ -139,19 +175,10 @@ async def _first_report(session: AsyncSession, client: ClientIdentity,
 
 async def in_transaction(sessions: async_sessionmaker[AsyncSession],
                          work: Callable[[AsyncSession], Awaitable[T]], *,
-                         attempts: int = 3, single_write: bool = False) -> T:
-    """Run ``work`` in one transaction, retried when PostgreSQL broke a deadlock.
-
-    ``single_write``: ``work`` writes with one statement at most (``accept`` of one report),
-    which is then its own transaction: committed, durably, when it returns, without the
-    round trips of BEGIN and COMMIT.
-    """
+                         attempts: int = 3) -> T:
+    """Run ``work`` in one transaction, retried when PostgreSQL broke a deadlock."""
     for attempt in range(1, attempts + 1):
         try:
-            if single_write:
-                async with sessions() as session:
-                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                    return await work(session)
             async with sessions() as session, session.begin():
                 return await work(session)
         except DBAPIError as exc:

@@ -102,26 +102,39 @@ class Delivery:
     def payload(self) -> Any:
         return self.message.payload
 
-    @contextlib.contextmanager
-    def scope(self) -> Iterator[None]:
+    def scope(self) -> contextlib.AbstractContextManager[None]:
         """This record's consumer span and correlation id, for the part of a batch handler
         that works on it (what it stages in the outbox carries them on)."""
         if self.in_scope:
-            yield
-            return
-        with _record_scope(self.service, self.message):
-            yield
+            return contextlib.nullcontext()
+        return _RecordScope(self.service, self.message)
 
 
-@contextlib.contextmanager
-def _record_scope(service: str, message: Incoming) -> Iterator[None]:
-    token = correlation_id_var.set(message.event.correlationid if message.event else None)
-    try:
-        with consuming(service, topic=message.record.topic, event_type=message.type,
-                       event_id=message.event_id, traceparent=_traceparent(message)):
-            yield
-    finally:
-        correlation_id_var.reset(token)
+class _RecordScope:
+    """A record's correlation id and consumer span, current for a with-block (a plain object:
+    entered once per record on the hot path)."""
+
+    __slots__ = ("_message", "_span", "_token")
+
+    def __init__(self, service: str, message: Incoming) -> None:
+        self._message = message
+        self._span = consuming(service, topic=message.record.topic, event_type=message.type,
+                               event_id=message.event_id, traceparent=_traceparent(message))
+
+    def __enter__(self) -> None:
+        event = self._message.event
+        self._token = correlation_id_var.set(event.correlationid if event else None)
+        try:
+            self._span.__enter__()
+        except BaseException:
+            correlation_id_var.reset(self._token)
+            raise
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._span.__exit__(exc_type, exc, tb)
+        finally:
+            correlation_id_var.reset(self._token)
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -427,7 +440,7 @@ class ConsumerRunner:
         handler, many = self.handlers.get(message.type), self.batch_handlers.get(message.type)
         if handler is None and many is None:
             return self._ignored(message)
-        with _record_scope(self.settings.service_name, message):
+        with _RecordScope(self.settings.service_name, message):
             if not await self._claim_in_inbox(session, message):
                 return "duplicate"
             delivery = Delivery(session=session, message=message,

@@ -43,6 +43,12 @@ class CloudEvent(BaseModel):
         if raw is None:
             raise InvalidMessage("empty record value (tombstone) where an event was expected")
         try:
+            # pydantic parses and validates in one pass; what fails is read again, slowly,
+            # only to say why.
+            return cls.model_validate_json(raw)
+        except ValidationError:
+            pass
+        try:
             document = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidMessage(f"record value is not JSON: {exc}") from exc
