@@ -16,7 +16,7 @@ from tests.support.apps import eventually
 from tests.support.kafka import produce, produce_event, read_events, read_records
 from warden.decision.app import MIGRATIONS
 from warden.decision.settings import DecisionSettings
-from warden.shared.bus import consumer as consumer_module
+from warden.shared.bus.consumer import runner as consumer_module
 from warden.shared.bus.consumer import ConsumerRunner, Delivery
 from warden.shared.bus.dlq import letter_filter, replay_dead_letters
 from warden.shared.bus.kafka import Publisher, create_producer, ensure_topics

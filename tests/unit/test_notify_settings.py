@@ -35,6 +35,16 @@ def test_lease_must_outlast_the_request_timeout():
         NotifySettings(delivery_timeout_s=30, delivery_lease_s=30)
 
 
+def test_lease_must_outlast_every_turn_the_sends_in_flight_take_for_a_connection():
+    # 4 rounds of 50 on 10 connections: 20 turns of up to 10 s each.
+    with pytest.raises(ValidationError, match="delivery_timeout_s × 20"):
+        NotifySettings(delivery_rounds_in_flight=4, delivery_batch_size=50,
+                       delivery_connections=10, delivery_timeout_s=10, delivery_lease_s=60)
+    assert NotifySettings(delivery_rounds_in_flight=4, delivery_batch_size=50,
+                          delivery_connections=10, delivery_timeout_s=2,
+                          delivery_lease_s=60).delivery_connections == 10
+
+
 @pytest.mark.parametrize(("variable", "value", "named"), [
     ("WARDEN_NOTIFY_WEBHOOK_URL", "http://127.0.0.1:99999/hooks", "WARDEN_NOTIFY_WEBHOOK_URL"),
     ("WARDEN_NOTIFY_SMTP_URL", "http://mail.example", "WARDEN_NOTIFY_SMTP_URL"),

@@ -118,6 +118,31 @@ async def test_batches_in_flight_together_in_two_replicas_deliver_each_notificat
     assert told == Counter({i: 1 for i in states}), told
 
 
+async def test_sends_beyond_the_connections_wait_for_one_and_are_not_failed(
+        make_settings, notify_database, infra):
+    """Twelve sends leased at once share two connections: the receiver never sees more than
+    two at a time, and the sends that waited for a connection are delivered at their first
+    attempt (the wait is not held against the receiver)."""
+    receiver = CountingReceiver(hold_until=2)
+    dsn = asyncpg_dsn(notify_database)
+    async with serving(receiver.app(), lifespan="off") as base_url:
+        settings = make_settings(f"{base_url}/hooks", delivery_batch_size=BATCH,
+                                 delivery_rounds_in_flight=4, delivery_connections=2,
+                                 delivery_timeout_s=5)
+        async with running(create_app(settings)):
+            await publish_all(settings, [decision_event()[0] for _ in range(N)])
+
+            async def delivered():
+                states = await _states(dsn)
+                return states if len(states) == N and all(
+                    s[0] == "delivered" for s in states.values()) else None
+
+            states = await eventually(delivered, timeout=60, what="all delivered")
+    assert receiver.most_open == 2, receiver.most_open
+    assert Counter(receiver.arrivals) == Counter({i: 1 for i in states})
+    assert all(s == ("delivered", 1, 1) for s in states.values()), states
+
+
 async def test_an_endpoint_that_works_again_takes_its_backlog_at_once(make_settings,
                                                                       notify_database):
     """The receiver is down: every notification fails once and is given a backoff of a minute

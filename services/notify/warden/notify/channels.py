@@ -22,13 +22,43 @@ from warden.notify.signing import signature_headers
 USER_AGENT = "Warden-Webhooks/1.0"
 
 
+class HttpClients:
+    """One HTTP client per receiving origin (scheme, host, port), each with its own few
+    connections: a slow receiver holds only its own connections, never another's, and a small
+    pool is cheap to look through on every request (the client scans all of its connections)."""
+
+    def __init__(self, *, connections: int, timeout_s: float) -> None:
+        self._connections = connections
+        self._timeout_s = timeout_s
+        self._clients: dict[tuple[str, str, int | None], httpx.AsyncClient] = {}
+
+    def for_url(self, url: str) -> httpx.AsyncClient:
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.hostname or "", parts.port)
+        client = self._clients.get(origin)
+        if client is None:
+            client = self._clients[origin] = httpx.AsyncClient(
+                # A send waits for a free connection without a deadline (pool=None): only the
+                # receiver's own time counts against it (the lease outlasts the wait).
+                timeout=httpx.Timeout(self._timeout_s, pool=None),
+                limits=httpx.Limits(max_connections=self._connections,
+                                    max_keepalive_connections=self._connections),
+                follow_redirects=False,  # a redirect is not a delivery; the operator fixes it
+                headers={"user-agent": USER_AGENT})
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
 
 class WebhookChannel:
     """Standard Webhooks: the body was fixed when the notification was created; the timestamp
     and signatures (one per valid secret) are made for each attempt."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
+    def __init__(self, clients: HttpClients) -> None:
+        self._clients = clients
 
     async def send(self, claim: Claim) -> AttemptResult:
         body = claim.body.encode()
@@ -38,7 +68,8 @@ class WebhookChannel:
         started_at, started = utcnow(), time.perf_counter()
         status_code, error = None, None
         try:
-            response = await self._client.post(claim.url, content=body, headers=headers)
+            response = await self._clients.for_url(claim.url).post(claim.url, content=body,
+                                                                    headers=headers)
             status_code = response.status_code
         except httpx.HTTPError as exc:
             error = exc
@@ -113,8 +144,8 @@ class TransparencyDatabaseChannel:
     PATH = "/api/v1/statements"
     MAX_BATCH = 100
 
-    def __init__(self, client: httpx.AsyncClient, *, min_interval_s: float = 0.0) -> None:
-        self._client = client
+    def __init__(self, clients: HttpClients, *, min_interval_s: float = 0.0) -> None:
+        self._clients = clients
         self._min_interval_s = min_interval_s
         self._lock = asyncio.Lock()
         self._last_request = 0.0
@@ -125,7 +156,7 @@ class TransparencyDatabaseChannel:
             if wait > 0:
                 await asyncio.sleep(wait)
             self._last_request = time.monotonic()
-        return await self._client.post(
+        return await self._clients.for_url(url).post(
             url, json={"statements": statements},
             headers={"authorization": f"Bearer {token}", "accept": "application/json"})
 

@@ -31,7 +31,6 @@ import random
 import uuid
 from datetime import datetime, timedelta
 
-import httpx
 import sqlalchemy as sa
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -42,8 +41,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from warden.shared.clock import utcnow
 from warden.notify import leases
 from warden.notify.channels import (
-    USER_AGENT,
     EmailChannel,
+    HttpClients,
     TransparencyDatabaseChannel,
     WebhookChannel,
 )
@@ -95,7 +94,7 @@ class DeliveryWorker:
         self._loop = WokenLoop(name="delivery", dsn=asyncpg_dsn(settings.database_url),
                                channel=PENDING_CHANNEL, round=self._round,
                                backoff_initial_s=0.2, backoff_max_s=10.0)
-        self._client: httpx.AsyncClient | None = None
+        self._clients: HttpClients | None = None
         self._webhooks: WebhookChannel | None = None
         self._email = EmailChannel(sender=settings.email_from,
                                    timeout_s=settings.delivery_timeout_s)
@@ -109,18 +108,10 @@ class DeliveryWorker:
         return self._loop.running
 
     async def start(self) -> None:
-        # One connection for every send that can be in flight: a send never waits for the
-        # pool (a wait there would count against the receiver as a timeout).
-        in_flight = self._settings.delivery_rounds_in_flight * (
-            self._settings.delivery_batch_size + 1)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self._settings.delivery_timeout_s),
-            limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
-            follow_redirects=False,  # a redirect is not a delivery; the operator fixes the URL
-            headers={"user-agent": USER_AGENT},
-        )
-        self._webhooks = WebhookChannel(self._client)
-        self._tdb = TransparencyDatabaseChannel(self._client,
+        self._clients = HttpClients(connections=self._settings.delivery_connections,
+                                    timeout_s=self._settings.delivery_timeout_s)
+        self._webhooks = WebhookChannel(self._clients)
+        self._tdb = TransparencyDatabaseChannel(self._clients,
                                                 min_interval_s=self._settings.tdb_min_interval_s)
         await self._loop.start()
 
@@ -131,8 +122,8 @@ class DeliveryWorker:
             task.cancel()
         await asyncio.gather(*rounds, return_exceptions=True)
         await self._release_in_flight()
-        if self._client:
-            await self._client.aclose()
+        if self._clients:
+            await self._clients.aclose()
 
     def wake(self) -> None:
         self._loop.wake()
