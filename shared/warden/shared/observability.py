@@ -146,6 +146,23 @@ class BrokerLossFilter(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
+class _CurrentStdout(logging.StreamHandler):
+    """Writes to ``sys.stdout`` as it is when a line is logged, not as it was when logging was
+    configured: a command run inside another program (a test runner's CliRunner) may swap it
+    and close the old one, and a handler holding that one would fail every later line."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass  # always the current sys.stdout
+
+
 def configure_logging(service: str, level: str = "INFO", json_logs: bool = True) -> None:
     """Route stdlib and structlog through one JSON renderer on stdout."""
     shared_processors = [
@@ -172,7 +189,7 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _CurrentStdout()
     handler.setFormatter(formatter)
     handler.addFilter(BrokerLossFilter())
     BROKER_LOSS.reset(service)
