@@ -149,7 +149,14 @@ async def test_worker_whose_lease_ran_out_does_not_override_the_new_holder(recei
         await stale.start()
         await current.start()  # takes the notification over and delivers it
         try:
-            await eventually(lambda: receiver.got(1), what="the current holder's webhook")
+            async def delivered_by_the_current_holder():
+                found = await client.get(f"/v1/notifications/{queued['id']}", headers=headers)
+                return found.json()["status"] == "delivered"
+
+            # Its send recorded, not only received: a worker stopped between the two hands
+            # the notification back as interrupted.
+            await eventually(delivered_by_the_current_holder,
+                             what="the current holder's delivery recorded")
             late_result = await stale.post(old_claim)
             await stale.record(old_claim, late_result)
         finally:
