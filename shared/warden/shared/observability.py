@@ -197,7 +197,8 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     structlog.contextvars.bind_contextvars(service=service)
-    for noisy in ("aiokafka", "kafka"):
+    # httpx logs every request at info; notify's ``webhook_attempt`` line says more, once.
+    for noisy in ("aiokafka", "kafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from warden.notify import persistence
 from warden.notify.delivery import DeliveryWorker
 from warden.notify.domain import DEFAULT_EVENT_TYPES, EndpointKind, references_of
@@ -36,17 +38,17 @@ async def on_notifiable_event(delivery: Delivery) -> None:
 
 
 def handlers(service: NotifyService) -> tuple:
-    async def on_report(delivery: Delivery) -> None:
-        await service.on_report(delivery.session, delivery.event, delivery.payload)
+    async def on_reports(session: AsyncSession, deliveries: list[Delivery]) -> None:
+        await service.on_reports(session, deliveries)
 
-    async def on_case_routed(delivery: Delivery) -> None:
-        await service.on_case_routed(delivery.session, delivery.event, delivery.payload)
+    async def on_cases_routed(session: AsyncSession, deliveries: list[Delivery]) -> None:
+        await service.on_cases_routed(session, deliveries)
 
     async def on_decision(delivery: Delivery) -> None:
         await on_notifiable_event(delivery)
         await service.on_decision(delivery.session, delivery.event, delivery.payload)
 
-    return on_report, on_case_routed, on_decision
+    return on_reports, on_cases_routed, on_decision
 
 
 async def configure_endpoints_from_settings(runtime: Runtime) -> None:
@@ -76,15 +78,17 @@ async def configure_endpoints_from_settings(runtime: Runtime) -> None:
 async def wire(runtime: Runtime) -> None:
     settings: NotifySettings = runtime.settings  # type: ignore[assignment]
     # Broken templates stop the start-up with the locale and notice at fault.
-    service = NotifyService(templates=TemplateCatalogue.load())
+    service = NotifyService(templates=TemplateCatalogue.load(),
+                            service_name=settings.service_name)
     runtime.extras["service"] = service
     await configure_endpoints_from_settings(runtime)
-    on_report, on_case_routed, on_decision = handlers(service)
+    on_reports, on_cases_routed, on_decision = handlers(service)
     runtime.consumers.append(runtime.consumer(
-        "reports", [topics.REPORTS_NORMALIZED], {REPORT_NORMALIZED_V1: on_report}))
+        "reports", [topics.REPORTS_NORMALIZED], {},
+        batch_handlers={REPORT_NORMALIZED_V1: on_reports}))
     # Its own consumer: an authority's receipt never waits behind a backlog of reports.
     runtime.consumers.append(runtime.consumer(
-        "cases", [topics.CASES_ROUTED], {CASE_ROUTED_V1: on_case_routed}))
+        "cases", [topics.CASES_ROUTED], {}, batch_handlers={CASE_ROUTED_V1: on_cases_routed}))
     runtime.consumers.append(runtime.consumer(
         "decisions", [topics.DECISIONS_RECORDED],
         {event_type: on_decision for event_type in DEFAULT_EVENT_TYPES}))

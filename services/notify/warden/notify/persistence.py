@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -149,28 +150,35 @@ async def rotate_secret(session: AsyncSession, endpoint: Endpoint, new_secret: s
 
 # --- what notify remembers of reports ----------------------------------------------------
 
-async def remember_report(session: AsyncSession, values: dict):
-    """Upsert the reporter's side of a report; keeps what ``cases.routed`` wrote already.
-    Returns the row as it now is (one statement)."""
+async def remember_reports(session: AsyncSession, values: list[dict]) -> dict[uuid.UUID, Any]:
+    """Upsert the reporter's side of reports (one report once, rows in report order so two
+    transactions lock them in the same order); keeps what ``cases.routed`` wrote already.
+    The rows as they now are, by report id (one statement)."""
+    if not values:
+        return {}
     k = KnownReport.__table__
-    statement = insert(k).values(**values)
-    update = {c: statement.excluded[c] for c in values if c != "report_id"}
-    return (await session.execute(statement.on_conflict_do_update(
-        index_elements=["report_id"], set_=update).returning(*k.c))).one()
+    statement = insert(k)
+    update = {c: statement.excluded[c] for c in values[0] if c != "report_id"}
+    rows = (await session.execute(statement.on_conflict_do_update(
+        index_elements=["report_id"], set_=update).returning(*k.c),
+        sorted(values, key=lambda v: v["report_id"]))).all()
+    return {row.report_id: row for row in rows}
 
 
-async def remember_routing(session: AsyncSession, report_id: uuid.UUID, *, case_id: uuid.UUID,
-                           routed_at: datetime, queue: str):
-    """The first routing of a report counts (a later transfer does not re-time the receipt)."""
+async def remember_routings(session: AsyncSession, routings: list[dict]) -> dict[uuid.UUID, Any]:
+    """Where reports were routed (``report_id``, ``case_id``, ``routed_at``, ``queue``; one
+    report once). The first routing of a report counts: a later transfer does not re-time the
+    receipt. The rows as they now are, by report id (one statement)."""
+    if not routings:
+        return {}
     k = KnownReport.__table__
-    statement = insert(k).values(report_id=report_id, case_id=case_id, routed_at=routed_at,
-                                 queue=queue)
-    return (await session.execute(statement.on_conflict_do_update(
-        index_elements=["report_id"],
-        set_={"case_id": sa.func.coalesce(k.c.case_id, statement.excluded.case_id),
-              "routed_at": sa.func.coalesce(k.c.routed_at, statement.excluded.routed_at),
-              "queue": sa.func.coalesce(k.c.queue, statement.excluded.queue)})
-        .returning(*k.c))).one()
+    statement = insert(k)
+    kept = {c: sa.func.coalesce(k.c[c], statement.excluded[c])
+            for c in ("case_id", "routed_at", "queue")}
+    rows = (await session.execute(statement.on_conflict_do_update(
+        index_elements=["report_id"], set_=kept).returning(*k.c),
+        sorted(routings, key=lambda v: v["report_id"]))).all()
+    return {row.report_id: row for row in rows}
 
 
 async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]) -> list:
@@ -198,41 +206,44 @@ async def await_reports(session: AsyncSession, report_ids: list[uuid.UUID],
         for r in report_ids])
 
 
-async def take_awaited(session: AsyncSession, report_id: uuid.UUID) -> list[CloudEvent]:
-    """The decisions that waited for this report, removed from the waiting list (in the
-    transaction that queues their notices, so none is lost or told twice)."""
+async def take_awaited(session: AsyncSession, report_ids: list[uuid.UUID]
+                       ) -> list[tuple[uuid.UUID, CloudEvent]]:
+    """The decisions that waited for these reports, as (report id, decision event), removed
+    from the waiting list (in the transaction that queues their notices, so none is lost or
+    told twice)."""
+    if not report_ids:
+        return []
     a = AwaitedReport.__table__
-    rows = (await session.execute(sa.delete(a).where(a.c.report_id == report_id)
-                                  .returning(a.c.decision_event))).all()
-    return [CloudEvent.from_bytes(row.decision_event) for row in rows]
+    rows = (await session.execute(sa.delete(a).where(a.c.report_id.in_(report_ids))
+                                  .returning(a.c.report_id, a.c.decision_event))).all()
+    return [(row.report_id, CloudEvent.from_bytes(row.decision_event)) for row in rows]
 
 
 # --- notifications -----------------------------------------------------------------------
 
 async def create_notifications(session: AsyncSession, event: CloudEvent, refs: References,
-                               endpoints: list[Endpoint], *, now: datetime) -> int:
+                               endpoints: list, *, now: datetime) -> int:
     """Raw events for subscribers: one per endpoint; an event already queued is skipped."""
-    created = 0
+    rows = []
     for endpoint in endpoints:
         notification_id = uuid.uuid4()
-        if await insert_notification(
-                session, notification_id=notification_id, endpoint=endpoint, event=event,
-                refs=refs, body=webhook_body(notification_id, event), now=now,
-                dedupe_key=event.id, audience=Audience.SUBSCRIBER.value):
-            created += 1
+        rows.append(notification_row(
+            notification_id=notification_id, endpoint=endpoint, event=event, refs=refs,
+            body=webhook_body(notification_id, event), now=now, dedupe_key=event.id,
+            audience=Audience.SUBSCRIBER.value))
+    created = await insert_notifications(session, rows)
     if created:
         await wake_delivery_workers(session)
     return created
 
 
-async def insert_notification(session: AsyncSession, *, notification_id: uuid.UUID,
-                              endpoint: Endpoint, event: CloudEvent, refs: References, body: str,
-                              now: datetime, dedupe_key: str, audience: str,
-                              notice: str | None = None, recipient: str | None = None,
-                              locale: str | None = None, priority: int = 0,
-                              puid: str | None = None) -> bool:
-    """Queue one notification; False when this endpoint has it already (exactly once)."""
-    statement = insert(_notifications).values(
+def notification_row(*, notification_id: uuid.UUID, endpoint, event: CloudEvent,
+                     refs: References, body: str, now: datetime, dedupe_key: str,
+                     audience: str, notice: str | None = None, recipient: str | None = None,
+                     locale: str | None = None, priority: int = 0,
+                     puid: str | None = None) -> dict[str, Any]:
+    """One notification to queue (every row has the same keys: they go in one statement)."""
+    return dict(
         id=notification_id, endpoint_id=endpoint.id, source_event_id=event.id,
         source_event_type=event.type, subject_id=refs.subject_id,
         correlation_id=event.correlationid, case_id=refs.case_id,
@@ -242,10 +253,18 @@ async def insert_notification(session: AsyncSession, *, notification_id: uuid.UU
         audience=audience, notice=notice, channel=endpoint.kind, recipient=recipient,
         locale=locale, priority=priority, puid=puid,
         # The consumer's span (which continues the event's trace), else the event's own.
-        traceparent=current_traceparent() or event.traceparent,
-    ).on_conflict_do_nothing(constraint="notifications_once_per_key").returning(
-        _notifications.c.id)
-    return (await session.exec(statement)).first() is not None
+        traceparent=current_traceparent() or event.traceparent)
+
+
+async def insert_notifications(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Queue notifications in one statement; one an endpoint has already (the same dedupe
+    key, from this run or an earlier one) is skipped, so each is queued exactly once.
+    How many were new."""
+    if not rows:
+        return 0
+    statement = insert(_notifications).on_conflict_do_nothing(
+        constraint="notifications_once_per_key").returning(_notifications.c.id)
+    return len((await session.execute(statement, rows)).all())
 
 
 async def lock_notification(session: AsyncSession, notification_id: uuid.UUID

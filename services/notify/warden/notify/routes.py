@@ -23,7 +23,7 @@ from warden.notify.domain import (
 )
 from warden.notify.models import DeliveryAttempt, Endpoint, Notification
 from warden.notify.notices import PERSON_AUDIENCES, locale_for
-from warden.notify.service import NotifyService
+from warden.notify.service import NotifyService, preview as preview_notices
 from warden.notify.signing import InvalidSecret, generate_secret, secret_key
 from warden.shared.auth import Reviewer, operator_from_request
 from warden.shared.contracts.envelope import CloudEvent
@@ -337,5 +337,6 @@ async def preview(body: PreviewIn, _: Operator, rt: RuntimeDep) -> list[PreviewN
                                     "message": str(exc)[:500]}]) from None
     service: NotifyService = rt.extras["service"]
     locale = locale_for(body.locale) if body.locale else None
-    return [PreviewNotice(**item) for item in service.preview(event, payload, locale=locale)]
+    return [PreviewNotice(**item) for item in preview_notices(service.templates, event, payload,
+                                                               locale=locale)]
 
