@@ -47,6 +47,7 @@ def results_json(runner: "Runner") -> dict:
             "recovered_after_s": None if r.recover_s is None else round(r.recover_s, 2),
             "restarted_by_suite": r.restarted_by_suite, "error": r.error,
             "last_check_error": r.last_check_error, "last_readiness": r.last_readiness,
+            "late_at_timeout": r.late_at_timeout,
             **r.account.as_json(),
             "lost_total": r.lost, "doubled_total": r.account.doubled_total,
             "fault_checks_missing": {k: {"count": len(v), "sample": v[:10]}

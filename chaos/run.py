@@ -61,6 +61,8 @@ class PhaseResult:
     error: str | None = None
     last_check_error: str | None = None   # why the last count could not be made, if it failed
     last_readiness: dict[str, bool] = field(default_factory=dict)
+    # What had not come through when recovery timed out (late, not lost: the final count says).
+    late_at_timeout: dict[str, int] = field(default_factory=dict)
 
     @property
     def recover_s(self) -> float | None:
@@ -157,8 +159,10 @@ class Runner:
         phase.recovered_at = await self._wait_recovered(phase, ctx, load, reader,
                                                         timing.recover_timeout_s)
         if phase.recovered_at is None:
+            phase.late_at_timeout = {k: len(v) for k, v in phase.account.lost.items()}
             say(f"!! {fault.name}: not recovered {timing.recover_timeout_s:.0f}s after the "
-                "fault ended; restarting the services, as an operator would")
+                f"fault ended (still to come: {phase.late_at_timeout or phase.last_readiness}); "
+                "restarting the services, as an operator would")
             await self._back_to_health(ctx, phase)
         else:
             say(f"{fault.name}: recovered {phase.recover_s:.1f}s after the fault began")
