@@ -1,4 +1,4 @@
-"""Notify benchmark: signing cost, delivery throughput beside raw httpx posts, and
+"""Notify benchmark: signing cost, delivery throughput beside raw signed posts, and
 decision -> signed webhook latency through Kafka.
 
 Runs against the local Kafka and a throwaway PostgreSQL database (created from
@@ -8,8 +8,8 @@ it does not share this process's CPU; its CPU use is read from ``/proc`` for eac
 
 Figures, all in one run and against the same receiver:
 * sign + verify per second, against a bare HMAC-SHA256 of the same bytes (ratio);
-* baseline: N signed bodies POSTed straight to the receiver by one httpx client at the
-  delivery worker's concurrency, with the CPU used by this process (the load generator) and by
+* baseline: N signed bodies POSTed straight to the receiver by the HTTP client notify uses
+  (``warden.notify.http_clients``, aiohttp) at the delivery worker's concurrency, with the CPU used by this process (the load generator) and by
   the receiver: a generator well below one core is not what limits the figure;
 * deliveries: N notifications queued in PostgreSQL, then notify's delivery worker (lease,
   sign, POST, record the attempt and the outcome event, publish it) sends them all;
@@ -46,6 +46,7 @@ from warden.notify import persistence  # noqa: E402
 from warden.notify.app import MIGRATIONS, create_app  # noqa: E402
 from warden.notify.delivery import DeliveryWorker  # noqa: E402
 from warden.notify.domain import references_of, webhook_body  # noqa: E402
+from warden.notify.http_clients import HttpClients  # noqa: E402
 from warden.notify.settings import NotifySettings  # noqa: E402
 from warden.notify.signing import (  # noqa: E402
     generate_secret,
@@ -184,20 +185,23 @@ def percentile(values: list[float], q: float) -> float:
 async def bench_raw_posts(url: str, concurrency: int, receiver_pid: int) -> float:
     """The ceiling for HTTP alone: signed POSTs, ``concurrency`` in flight at a time."""
     body = webhook_body(uuid.uuid4(), decision(0)).encode()
-    async with httpx.AsyncClient(timeout=10) as client:
+    clients = HttpClients(connections=concurrency, timeout_s=10)
+    try:
         async def post(i: int) -> None:
-            response = await client.post(url, content=body, headers=signature_headers(
-                SECRET, f"raw-{i}", int(time.time()), body))
-            response.raise_for_status()
+            answer = await clients.post(url, body, {**signature_headers(
+                SECRET, f"raw-{i}", int(time.time()), body), "content-type": "application/json"})
+            assert answer.status < 300, answer
 
         await asyncio.gather(*(post(i) for i in range(concurrency)))  # connections warm
         with CpuMeter(receiver_pid) as meter:
             for batch in range(0, EVENTS, concurrency):
                 await asyncio.gather(*(post(i) for i in
                                        range(batch, min(EVENTS, batch + concurrency))))
+    finally:
+        await clients.aclose()
     rate = EVENTS / meter.wall
-    print(f"baseline: {EVENTS} raw signed httpx POSTs to the receiver, concurrency "
-          f"{concurrency}: {rate:,.0f}/s; {meter.describe('load generator (httpx)')}; "
+    print(f"baseline: {EVENTS} raw signed POSTs to the receiver, concurrency "
+          f"{concurrency}: {rate:,.0f}/s; {meter.describe('load generator (aiohttp)')}; "
           f"{meter.own * meter.wall * 1000 / EVENTS:.1f} ms of CPU per POST")
     return rate
 
@@ -215,11 +219,13 @@ async def bench_delivery(settings: NotifySettings, receiver_pid: int) -> tuple[f
         runtime = app.state.runtime
         async with runtime.sessions() as session, session.begin():
             [endpoint] = await persistence.list_endpoints(session)
+            rows = []
             for i in range(EVENTS):
                 event = decision(i)
-                await persistence.create_notifications(
-                    session, event, references_of(event, event.payload()), [endpoint],
+                rows += persistence.subscriber_rows(
+                    event, references_of(event, event.payload()), [endpoint],
                     now=datetime.now(UTC))
+            await persistence.insert_notifications(session, rows)
         worker = DeliveryWorker(settings=settings, sessions=runtime.sessions,
                                 outbox=runtime.outbox)
         with CpuMeter(receiver_pid) as meter:
@@ -279,7 +285,7 @@ async def main() -> int:
             baseline = await bench_raw_posts(receiver_url, settings.delivery_batch_size,
                                              receiver_pid)
             rate, delivered = await bench_delivery(settings, receiver_pid)
-            print(f"notify deliveries / raw httpx posts = {rate / baseline:.2f}")
+            print(f"notify deliveries / raw signed posts = {rate / baseline:.2f}")
             await bench_latency(settings)
     finally:
         await drop_database(db_name)

@@ -178,3 +178,50 @@ async def test_notify_killed_in_the_middle_of_a_run_of_reports_loses_and_doubles
     assert all(n == 1 for n in handled.values())
     known = await _fetch(dsn, "SELECT report_id FROM known_reports")
     assert {r["report_id"] for r in known} == {p.report_id for _, p in reports}
+
+
+async def test_a_run_of_decisions_tells_everyone_once_and_waits_for_reports_not_seen(
+        make_settings, notify_database, capsys):
+    settings = make_settings("http://127.0.0.1:9/unused", delivery_enabled=False)
+    dsn = asyncpg_dsn(notify_database)
+    reports = [report_event("user", reporter_id=f"user-{i}", subject_id=f"post-d{i % 3}")
+               for i in range(8)]
+    seen, late = reports[:6], reports[6:]
+    # Six decisions, two reports each (one report in two decisions: an appeal's reversal
+    # names the same reports); the last one names the two reports notify has not seen yet.
+    pairs = [(0, 1), (2, 3), (4, 5), (1, 0), (3, 5), (6, 7)]
+    decisions = [decision_v2_event(subject=reports[a][1].subject,
+                                   report_ids=[reports[a][1].report_id,
+                                               reports[b][1].report_id])
+                 for a, b in pairs]
+    await produce(settings.kafka_bootstrap, settings.topic(topics.REPORTS_NORMALIZED),
+                  [event for event, _ in seen])
+    await produce(settings.kafka_bootstrap, settings.topic(topics.DECISIONS_RECORDED),
+                  [event for event, _ in decisions])
+    capsys.readouterr()
+    async with running(create_app(settings)) as client:
+        async def handled(events):
+            ids = {r["event_id"] for r in await _fetch(dsn, "SELECT event_id FROM inbox")}
+            return ids >= {e.id for e in events}
+
+        await eventually(lambda: handled([e for e, _ in seen + decisions]),
+                         what="the reports and the decisions handled")
+        awaited = await _fetch(dsn, "SELECT report_id FROM awaited_reports")
+        await produce(settings.kafka_bootstrap, settings.topic(topics.REPORTS_NORMALIZED),
+                      [event for event, _ in late])
+        await eventually(lambda: handled([e for e, _ in late]), what="the late reports")
+        log = await notifications(client, settings)
+        lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()
+                 if x.startswith("{") and '"notices_queued"' in x]
+
+    assert max(line["events"] for line in lines if line["type"] == decisions[0][0].type) > 1, \
+        "decisions were never queued as a run"
+    assert sorted(r["report_id"] for r in awaited) == sorted(p.report_id for _, p in late)
+    told = Counter((n["decision_id"], n["recipient"]) for n in log
+                   if n["notice"] == "reporter_outcome")
+    expected = Counter({(str(d.decision_id), f"user-{i}"): 1
+                        for (_, d), pair in zip(decisions, pairs) for i in pair})
+    assert told == expected
+    per_decision = Counter(n["decision_id"] for n in log if n["notice"] in
+                           ("statement_of_reasons", None))
+    assert per_decision == Counter({str(d.decision_id): 2 for _, d in decisions})

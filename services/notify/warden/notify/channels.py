@@ -12,46 +12,12 @@ from email.utils import formatdate
 from urllib.parse import urlsplit
 
 import aiosmtplib
-import httpx
 
 from warden.shared.clock import utcnow
 from warden.notify.domain import AttemptResult, Verdict, describe_failure
+from warden.notify.http_clients import Answer, HttpClients, RequestFailed
 from warden.notify.leases import Claim
 from warden.notify.signing import signature_headers
-
-USER_AGENT = "Warden-Webhooks/1.0"
-
-
-class HttpClients:
-    """One HTTP client per receiving origin (scheme, host, port), each with its own few
-    connections: a slow receiver holds only its own connections, never another's, and a small
-    pool is cheap to look through on every request (the client scans all of its connections)."""
-
-    def __init__(self, *, connections: int, timeout_s: float) -> None:
-        self._connections = connections
-        self._timeout_s = timeout_s
-        self._clients: dict[tuple[str, str, int | None], httpx.AsyncClient] = {}
-
-    def for_url(self, url: str) -> httpx.AsyncClient:
-        parts = urlsplit(url)
-        origin = (parts.scheme, parts.hostname or "", parts.port)
-        client = self._clients.get(origin)
-        if client is None:
-            client = self._clients[origin] = httpx.AsyncClient(
-                # A send waits for a free connection without a deadline (pool=None): only the
-                # receiver's own time counts against it (the lease outlasts the wait).
-                timeout=httpx.Timeout(self._timeout_s, pool=None),
-                limits=httpx.Limits(max_connections=self._connections,
-                                    max_keepalive_connections=self._connections),
-                follow_redirects=False,  # a redirect is not a delivery; the operator fixes it
-                headers={"user-agent": USER_AGENT})
-        return client
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
-
 
 class WebhookChannel:
     """Standard Webhooks: the body was fixed when the notification was created; the timestamp
@@ -68,10 +34,8 @@ class WebhookChannel:
         started_at, started = utcnow(), time.perf_counter()
         status_code, error = None, None
         try:
-            response = await self._clients.for_url(claim.url).post(claim.url, content=body,
-                                                                    headers=headers)
-            status_code = response.status_code
-        except httpx.HTTPError as exc:
+            status_code = (await self._clients.post(claim.url, body, headers)).status
+        except RequestFailed as exc:
             error = exc
         return AttemptResult(started_at=started_at,
                              duration_ms=round((time.perf_counter() - started) * 1000, 3),
@@ -150,15 +114,16 @@ class TransparencyDatabaseChannel:
         self._lock = asyncio.Lock()
         self._last_request = 0.0
 
-    async def _paced_post(self, url: str, token: str, statements: list[dict]) -> httpx.Response:
+    async def _paced_post(self, url: str, token: str, statements: list[dict]) -> Answer:
         async with self._lock:
             wait = self._last_request + self._min_interval_s - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             self._last_request = time.monotonic()
-        return await self._clients.for_url(url).post(
-            url, json={"statements": statements},
-            headers={"authorization": f"Bearer {token}", "accept": "application/json"})
+        return await self._clients.post(
+            url, json.dumps({"statements": statements}).encode(),
+            {"authorization": f"Bearer {token}", "accept": "application/json",
+             "content-type": "application/json"})
 
     async def send_batch(self, claims: list[Claim]) -> dict:
         """Results by notification id for one endpoint's claims (at most ``MAX_BATCH``)."""
@@ -171,13 +136,13 @@ class TransparencyDatabaseChannel:
             statements = [json.loads(c.body) for c in pending]
             try:
                 response = await self._paced_post(url, pending[0].secret, statements)
-            except httpx.HTTPError as exc:
+            except RequestFailed as exc:
                 self._all(results, pending, started_at, started, None,
                           describe_failure(None, exc), None, None)
                 break
             took = (started_at, started)
-            status = response.status_code
-            document = _json(response)
+            status = response.status
+            document = response.json()
             if status == 201:
                 created = document.get("statements") if isinstance(document, dict) else None
                 for index, claim in enumerate(pending):
@@ -230,10 +195,3 @@ class TransparencyDatabaseChannel:
                              duration_ms=round((time.perf_counter() - started) * 1000, 3),
                              status_code=status, error=error, response=response,
                              verdict_override=verdict)
-
-
-def _json(response: httpx.Response):
-    try:
-        return response.json()
-    except ValueError:
-        return None

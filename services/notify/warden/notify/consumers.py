@@ -1,54 +1,24 @@
-"""Event handlers of the notify service (thin: parse, delegate, persist) and its wiring."""
+"""The notify service's wiring: its configured endpoints, its consumers (each hands runs of
+records to the use cases in ``service``) and its delivery worker."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from warden.notify import persistence
 from warden.notify.delivery import DeliveryWorker
-from warden.notify.domain import DEFAULT_EVENT_TYPES, EndpointKind, references_of
+from warden.notify.domain import DEFAULT_EVENT_TYPES, EndpointKind
 from warden.notify.notices import Audience
 from warden.notify.service import NotifyService
 from warden.notify.settings import NotifySettings
 from warden.notify.templates import TemplateCatalogue
 from warden.shared.app import Runtime
-from warden.shared.bus.consumer import Delivery
 from warden.shared.contracts import topics
 from warden.shared.contracts.events import CASE_ROUTED_V1, REPORT_NORMALIZED_V1
 from warden.shared.db import transaction
-from warden.shared.observability import get_logger
-
-log = get_logger(__name__)
 
 EMAIL_ENDPOINT = "configured-email"
 TRANSPARENCY_ENDPOINT = "transparency-database"
-
-
-async def on_notifiable_event(delivery: Delivery) -> None:
-    """Queue the raw event for every endpoint subscribed to its type (downstream tools)."""
-    event = delivery.event
-    endpoints = await persistence.subscribed_endpoints(delivery.session, event.type)
-    created = await persistence.create_notifications(
-        delivery.session, event, references_of(event, delivery.payload), endpoints,
-        now=datetime.now(UTC))
-    log.info("notifications_queued", event_id=event.id, type=event.type, created=created,
-             endpoints=len(endpoints))
-
-
-def handlers(service: NotifyService) -> tuple:
-    async def on_reports(session: AsyncSession, deliveries: list[Delivery]) -> None:
-        await service.on_reports(session, deliveries)
-
-    async def on_cases_routed(session: AsyncSession, deliveries: list[Delivery]) -> None:
-        await service.on_cases_routed(session, deliveries)
-
-    async def on_decision(delivery: Delivery) -> None:
-        await on_notifiable_event(delivery)
-        await service.on_decision(delivery.session, delivery.event, delivery.payload)
-
-    return on_reports, on_cases_routed, on_decision
 
 
 async def configure_endpoints_from_settings(runtime: Runtime) -> None:
@@ -82,16 +52,17 @@ async def wire(runtime: Runtime) -> None:
                             service_name=settings.service_name)
     runtime.extras["service"] = service
     await configure_endpoints_from_settings(runtime)
-    on_reports, on_cases_routed, on_decision = handlers(service)
     runtime.consumers.append(runtime.consumer(
         "reports", [topics.REPORTS_NORMALIZED], {},
-        batch_handlers={REPORT_NORMALIZED_V1: on_reports}))
+        batch_handlers={REPORT_NORMALIZED_V1: service.on_reports}))
     # Its own consumer: an authority's receipt never waits behind a backlog of reports.
     runtime.consumers.append(runtime.consumer(
-        "cases", [topics.CASES_ROUTED], {}, batch_handlers={CASE_ROUTED_V1: on_cases_routed}))
+        "cases", [topics.CASES_ROUTED], {},
+        batch_handlers={CASE_ROUTED_V1: service.on_cases_routed}))
     runtime.consumers.append(runtime.consumer(
-        "decisions", [topics.DECISIONS_RECORDED],
-        {event_type: on_decision for event_type in DEFAULT_EVENT_TYPES}))
+        "decisions", [topics.DECISIONS_RECORDED], {},
+        batch_handlers={event_type: service.on_decisions
+                        for event_type in DEFAULT_EVENT_TYPES}))
     if settings.delivery_enabled:
         worker = DeliveryWorker(settings=settings, sessions=runtime.sessions,
                                 outbox=runtime.outbox)

@@ -40,12 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.shared.clock import utcnow
 from warden.notify import leases
-from warden.notify.channels import (
-    EmailChannel,
-    HttpClients,
-    TransparencyDatabaseChannel,
-    WebhookChannel,
-)
+from warden.notify.channels import EmailChannel, TransparencyDatabaseChannel, WebhookChannel
 from warden.notify.circuit import CircuitPolicy
 from warden.notify.domain import (
     AttemptResult,
@@ -54,6 +49,7 @@ from warden.notify.domain import (
     Verdict,
     describe_failure,
 )
+from warden.notify.http_clients import HttpClients
 from warden.notify.leases import Claim
 from warden.notify.models import DeliveryAttempt, Endpoint
 from warden.notify.outcomes import OutcomeRecorder, Sent

@@ -181,18 +181,22 @@ async def remember_routings(session: AsyncSession, routings: list[dict]) -> dict
     return {row.report_id: row for row in rows}
 
 
-async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]) -> list:
-    """The reports as notify knows them, each row locked (an empty one is made for a report
-    not seen yet). The lock orders a decision against its report's own transaction: one
-    running at the same time is waited for and then seen, or it waits for this one and then
-    sees what this one left for it (``await_reports``)."""
+async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]
+                        ) -> dict[uuid.UUID, Any]:
+    """The reports as notify knows them, by report id, each row locked (an empty one is made
+    for a report not seen yet). The lock orders a decision against its report's own
+    transaction: one running at the same time is waited for and then seen, or it waits for
+    this one and then sees what this one left for it (``await_reports``). A run locks all its
+    rows in one statement, in report order, as the runs of reports and routed cases do: two
+    runs never wait for each other in a circle."""
     if not report_ids:
-        return []
+        return {}
     k = KnownReport.__table__
     statement = insert(k).values([{"report_id": r} for r in sorted(set(report_ids))])
-    return list((await session.execute(statement.on_conflict_do_update(
+    rows = (await session.execute(statement.on_conflict_do_update(
         index_elements=["report_id"], set_={"report_id": statement.excluded.report_id})
-        .returning(*k.c))).all())
+        .returning(*k.c))).all()
+    return {row.report_id: row for row in rows}
 
 
 async def await_reports(session: AsyncSession, report_ids: list[uuid.UUID],
@@ -221,9 +225,10 @@ async def take_awaited(session: AsyncSession, report_ids: list[uuid.UUID]
 
 # --- notifications -----------------------------------------------------------------------
 
-async def create_notifications(session: AsyncSession, event: CloudEvent, refs: References,
-                               endpoints: list, *, now: datetime) -> int:
-    """Raw events for subscribers: one per endpoint; an event already queued is skipped."""
+def subscriber_rows(event: CloudEvent, refs: References, endpoints: list, *,
+                    now: datetime) -> list[dict[str, Any]]:
+    """The raw event for each subscribed endpoint (downstream tools): one notification each,
+    keyed by the event's id (an event queued before is skipped)."""
     rows = []
     for endpoint in endpoints:
         notification_id = uuid.uuid4()
@@ -231,10 +236,7 @@ async def create_notifications(session: AsyncSession, event: CloudEvent, refs: R
             notification_id=notification_id, endpoint=endpoint, event=event, refs=refs,
             body=webhook_body(notification_id, event), now=now, dedupe_key=event.id,
             audience=Audience.SUBSCRIBER.value))
-    created = await insert_notifications(session, rows)
-    if created:
-        await wake_delivery_workers(session)
-    return created
+    return rows
 
 
 def notification_row(*, notification_id: uuid.UUID, endpoint, event: CloudEvent,

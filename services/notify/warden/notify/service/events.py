@@ -6,7 +6,7 @@ commit together with the record that the events were handled: an accepted event 
 lost, a redelivered one never queued twice (and the ``dedupe_key`` of each notice stops a
 duplicate published under another event id). Reports and routed cases come in runs (one
 upsert of the runs' reports, one insert of all their notifications); a run of one is the
-one-by-one path.
+one-by-one path; so do decisions.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.notify import persistence
+from warden.notify.domain import references_of
 from warden.notify.notices import authority_receipt, decision_notices, reporter_receipt
 from warden.notify.service.facts import decision_facts, report_facts, report_values
 from warden.notify.service.queueing import NoticeQueue
 from warden.shared.bus.consumer import Delivery
+from warden.shared.clock import utcnow
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.observability import get_logger
 
@@ -79,21 +81,42 @@ class NotifyService(NoticeQueue):
                                         subject_id=case.subject.id, case_id=case.case_id)
         return await self.insert(session, rows, events=[d.event for d in deliveries])
 
-    async def on_decision(self, session: AsyncSession, event: CloudEvent, payload: Any) -> int:
-        decision = decision_facts(payload)
-        rows = await persistence.known_reports(session, [uuid.UUID(r)
-                                                         for r in decision.report_ids])
-        # A report known only from cases.routed has no reporter side yet.
-        known = [r for r in rows if r.normalized_event_id is not None]
-        missing = sorted(set(decision.report_ids) - {str(r.report_id) for r in known})
-        if missing:
-            # The reports and decisions consumers run apart: after a restart or a broker
-            # loss the decision can come first. Its reporters are told when the report does.
-            log.info("decision_awaits_reports", decision_id=decision.decision_id,
-                     reports=len(missing))
-            await persistence.await_reports(session, [uuid.UUID(r) for r in missing], event)
-        notifications = await self._decision_rows(session, event, payload, known)
-        return await self.insert(session, notifications, events=[event])
+    async def on_decisions(self, session: AsyncSession, deliveries: list[Delivery]) -> int:
+        """A run of decisions: the raw event for subscribed tools, and everyone each decision
+        tells. Every report the run names is locked at once, in report order (one statement),
+        so this run and the runs of reports and routed cases never wait for each other in a
+        circle."""
+        decisions = [decision_facts(d.payload) for d in deliveries]
+        known = await persistence.known_reports(session, sorted(
+            {uuid.UUID(r) for decision in decisions for r in decision.report_ids}))
+        rows: list[dict[str, Any]] = []
+        for delivery, decision in zip(deliveries, decisions):
+            event = delivery.event
+            with delivery.scope():
+                rows += await self._subscriber_rows(session, event, delivery.payload)
+                reports = [known[r] for r in dict.fromkeys(uuid.UUID(r)
+                                                           for r in decision.report_ids)]
+                # A report known only from cases.routed has no reporter side yet.
+                seen = [r for r in reports if r.normalized_event_id is not None]
+                missing = [r.report_id for r in reports if r.normalized_event_id is None]
+                if missing:
+                    # The reports and decisions consumers run apart: after a restart or a
+                    # broker loss the decision can come first. Its reporters are told when
+                    # the report does.
+                    log.info("decision_awaits_reports", decision_id=decision.decision_id,
+                             reports=len(missing))
+                    await persistence.await_reports(session, missing, event)
+                rows += await self._decision_rows(session, event, delivery.payload, seen)
+        return await self.insert(session, rows, events=[d.event for d in deliveries])
+
+    async def _subscriber_rows(self, session: AsyncSession, event: CloudEvent,
+                               payload: Any) -> list[dict[str, Any]]:
+        """The raw event for every endpoint subscribed to its type (downstream tools)."""
+        endpoints = await persistence.subscribed_endpoints(session, event.type)
+        log.info("notifications_queued", event_id=event.id, type=event.type,
+                 endpoints=len(endpoints))
+        return persistence.subscriber_rows(event, references_of(event, payload), endpoints,
+                                           now=utcnow())
 
     async def _decision_rows(self, session: AsyncSession, event: CloudEvent, payload: Any,
                              reports: list) -> list[dict[str, Any]]:
