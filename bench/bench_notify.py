@@ -9,8 +9,9 @@ it does not share this process's CPU; its CPU use is read from ``/proc`` for eac
 Figures, all in one run and against the same receiver:
 * sign + verify per second, against a bare HMAC-SHA256 of the same bytes (ratio);
 * baseline: N signed bodies POSTed straight to the receiver by the HTTP client notify uses
-  (``warden.notify.http_clients``, aiohttp) at the delivery worker's concurrency, with the CPU used by this process (the load generator) and by
-  the receiver: a generator well below one core is not what limits the figure;
+  (``warden.notify.http_clients``, aiohttp) at the delivery worker's concurrency, with the CPU
+  used by this process (the load generator) and by the receiver: a generator well below one
+  core is not what limits the figure;
 * deliveries: N notifications queued in PostgreSQL, then notify's delivery worker (lease,
   sign, POST, record the attempt and the outcome event, publish it) sends them all;
   deliveries/s and the ratio to the baseline, with the same CPU readings;

@@ -72,3 +72,53 @@ async def test_concurrent_resends_store_one_report_and_publish_one_event(intake)
                                    expect=1, settle=1.5,
                                    where=lambda r: r.key == subject_id.encode())
     assert len(published) == 1
+
+
+async def test_a_report_waits_for_an_earlier_transaction_on_its_subject_and_publishes_after_it(
+        intake):
+    """The single statement draws its outbox ``seq`` only once it holds its subject's key lock:
+    transaction A stages an event of the subject first and commits last; the report's
+    statement waits for A, so the events go out in commit order (without the lock the report
+    would commit first and be published after A's event, by ``seq``)."""
+    from tests.integration.routing.conftest import make_report
+    from tests.support.apps import eventually
+    from warden.shared.contracts.envelope import CloudEvent
+    from warden.shared.contracts.events import REPORT_NORMALIZED_V1
+
+    _, auth = await intake.new_client()
+    subject_id = f"post-order-{uuid.uuid4().hex[:8]}"
+    runtime, commits = intake.runtime, []
+    async with runtime.sessions() as session_a:
+        transaction_a = await session_a.begin()
+        event_a = await runtime.outbox.emit(session_a, type=REPORT_NORMALIZED_V1,
+                                            key=subject_id,
+                                            payload=make_report(subject_id=subject_id))
+        pid_a = await session_a.scalar(sa.text("SELECT pg_backend_pid()"))
+
+        async def post_report() -> str:
+            answer = await intake.http.post("/v1/reports", json=report_on(subject_id),
+                                            headers=auth)
+            assert answer.status_code == 201, answer.text
+            commits.append("report")
+            return answer.json()["id"]
+
+        posting = asyncio.create_task(post_report())
+
+        async def report_done_or_waiting_for_a() -> bool:
+            if posting.done():
+                return True
+            return await count(intake, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_"
+                               "type = 'Lock' AND :a = ANY(pg_blocking_pids(pid))", a=pid_a) > 0
+
+        await eventually(report_done_or_waiting_for_a, what="the report to commit or wait for A")
+        await transaction_a.commit()
+        commits.append("A")
+    report_id = await posting
+    records = await read_records(intake.kafka, intake.topic(topics.REPORTS_NORMALIZED),
+                                 expect=2, where=lambda r: r.key == subject_id.encode(),
+                                 timeout=20, settle=1)
+    events = [CloudEvent.from_bytes(r.value) for r in records]
+    published = ["A" if e.id == event_a.id else "report" for e in events]
+    assert commits == ["A", "report"], "the report did not wait for A's transaction"
+    assert published == commits
+    assert events[1].data["report_id"] == report_id

@@ -1,0 +1,120 @@
+"""Notifications: queued once per endpoint and dedupe key, read and listed for operators,
+their state changed by the delivery worker."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.notify.domain import NotificationStatus, References, Transition, webhook_body
+from warden.notify.models import DeliveryAttempt, Notification
+from warden.notify.notices import Audience
+from warden.notify.persistence.scope import once_per_transaction
+from warden.shared.contracts.envelope import CloudEvent
+from warden.shared.tracing import current_traceparent
+
+# Committing a transaction that ran ``pg_notify`` on this channel wakes every delivery worker.
+PENDING_CHANNEL = "warden_notify_pending"
+
+_notifications = Notification.__table__
+_WOKEN_IN = "warden.notify.woken_in"
+
+
+async def wake_delivery_workers(session: AsyncSession) -> None:
+    """Delivered by PostgreSQL on commit only, so a worker never looks too early; once per
+    transaction is enough (a batch of consumed events queues many notifications in one)."""
+    transaction, woken = once_per_transaction(session, _WOKEN_IN)
+    if woken:
+        return
+    await session.exec(sa.select(sa.func.pg_notify(PENDING_CHANNEL, "")))
+    session.info[_WOKEN_IN] = (transaction, True)
+
+
+def subscriber_rows(event: CloudEvent, refs: References, endpoints: list, *,
+                    now: datetime) -> list[dict[str, Any]]:
+    """The raw event for each subscribed endpoint (downstream tools): one notification each,
+    keyed by the event's id (an event queued before is skipped)."""
+    rows = []
+    for endpoint in endpoints:
+        notification_id = uuid.uuid4()
+        rows.append(notification_row(
+            notification_id=notification_id, endpoint=endpoint, event=event, refs=refs,
+            body=webhook_body(notification_id, event), now=now, dedupe_key=event.id,
+            audience=Audience.SUBSCRIBER.value))
+    return rows
+
+
+def notification_row(*, notification_id: uuid.UUID, endpoint, event: CloudEvent,
+                     refs: References, body: str, now: datetime, dedupe_key: str,
+                     audience: str, notice: str | None = None, recipient: str | None = None,
+                     locale: str | None = None, priority: int = 0,
+                     puid: str | None = None) -> dict[str, Any]:
+    """One notification to queue (every row has the same keys: they go in one statement)."""
+    return dict(
+        id=notification_id, endpoint_id=endpoint.id, source_event_id=event.id,
+        source_event_type=event.type, subject_id=refs.subject_id,
+        correlation_id=event.correlationid, case_id=refs.case_id,
+        decision_id=refs.decision_id, report_ids=[str(r) for r in refs.report_ids],
+        body=body, status=NotificationStatus.PENDING.value, attempts=0, attempts_in_round=0,
+        next_attempt_at=now, created_at=now, updated_at=now, dedupe_key=dedupe_key,
+        audience=audience, notice=notice, channel=endpoint.kind, recipient=recipient,
+        locale=locale, priority=priority, puid=puid,
+        # The consumer's span (which continues the event's trace), else the event's own.
+        traceparent=current_traceparent() or event.traceparent)
+
+
+async def insert_notifications(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Queue notifications in one statement; one an endpoint has already (the same dedupe
+    key, from this run or an earlier one) is skipped, so each is queued exactly once.
+    How many were new."""
+    if not rows:
+        return 0
+    statement = insert(_notifications).on_conflict_do_nothing(
+        constraint="notifications_once_per_key").returning(_notifications.c.id)
+    return len((await session.execute(statement, rows)).all())
+
+
+async def lock_notification(session: AsyncSession, notification_id: uuid.UUID
+                            ) -> Notification | None:
+    return (await session.exec(select(Notification).where(Notification.id == notification_id)
+                               .with_for_update())).first()
+
+
+def apply_transition(notification: Notification, transition: Transition, *,
+                     now: datetime) -> None:
+    notification.status = transition.status.value
+    notification.next_attempt_at = transition.next_attempt_at
+    notification.claim_token = None
+    notification.updated_at = now
+    notification.finished_at = now if transition.finished else None
+
+
+async def get_notification(session: AsyncSession, notification_id: uuid.UUID
+                           ) -> Notification | None:
+    return await session.get(Notification, notification_id)
+
+
+async def attempts_of(session: AsyncSession, notification_id: uuid.UUID) -> list[DeliveryAttempt]:
+    return list((await session.exec(
+        select(DeliveryAttempt).where(DeliveryAttempt.notification_id == notification_id)
+        .order_by(DeliveryAttempt.id))).all())
+
+
+async def list_notifications(session: AsyncSession, *, status: NotificationStatus | None,
+                             limit: int, after: tuple[datetime, uuid.UUID] | None
+                             ) -> list[Notification]:
+    """Newest first; ``after`` is the (created_at, id) of the last row of the previous page."""
+    query = select(Notification)
+    if status is not None:
+        query = query.where(Notification.status == status.value)
+    if after is not None:
+        query = query.where(sa.tuple_(_notifications.c.created_at, _notifications.c.id)
+                            < sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
+    query = query.order_by(_notifications.c.created_at.desc(), _notifications.c.id.desc())
+    return list((await session.exec(query.limit(limit))).all())
