@@ -24,10 +24,21 @@ def cli_env(infra, topic_prefix, monkeypatch):
     return topic_prefix
 
 
+@pytest.fixture(autouse=True)
+def logging_as_in_a_cli_process(monkeypatch):
+    """A ``warden`` process configures no log handler: a warning goes to stderr (logging's
+    last resort). Services started in this test process configured one on stdout, which would
+    mix their lines into the command's output."""
+    import logging
+
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+
+
 def invoke(*args: str) -> str:
+    """What the command wrote to stdout (what a pipe such as ``| jq`` gets)."""
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def test_dlq_inspect_shows_the_reason_and_replay_sends_the_original_back_once(cli_env, infra):
