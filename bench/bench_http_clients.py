@@ -14,6 +14,11 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import lib  # noqa: E402
 
 CONCURRENCY = 16
 BODY = json.dumps({"notice": "reporter_receipt", "text": "x" * 1500}).encode()
@@ -29,12 +34,6 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 204, "headers": []})
     await send({"type": "http.response.body", "body": b""})
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def timed(post, n: int) -> tuple[float, float]:
@@ -77,7 +76,7 @@ async def with_aiohttp(url: str, n: int) -> tuple[float, float]:
 
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
-    port = free_port()
+    port = lib.free_port()
     receiver = subprocess.Popen(
         [sys.executable, "-c", RECEIVER + "\nimport uvicorn\nuvicorn.run(app, host='127.0.0.1', "
          f"port={port}, log_level='warning', access_log=False)"])
