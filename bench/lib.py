@@ -191,7 +191,7 @@ def service_env(service: str, *, database_url: str, port: int, prefix: str,
         f"WARDEN_{upper}_DATABASE_URL": database_url, f"WARDEN_{upper}_PORT": str(port),
         "WARDEN_INTAKE_DEV_API_KEY": API_KEY,
         "WARDEN_INTAKE_RATE_LIMIT_PER_S": "1000000", "WARDEN_INTAKE_RATE_LIMIT_BURST": "1000000",
-        "WARDEN_NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET, "WARDEN_DEVELOPMENT": "true",
+        "WARDEN_NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET, "WARDEN_DEV_MODE": "true",
         **extra,
     }
 

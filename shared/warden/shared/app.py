@@ -251,12 +251,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             if status_holder["started"]:
                 raise
             # Answered here, still inside the request's correlation id (Starlette would answer
             # outside every middleware): the log line and the 500 both carry it.
-            await internal_error(Request(scope))(scope, receive, send_with_id)
+            await internal_error(Request(scope), exc)(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")

@@ -58,19 +58,49 @@ async def send_problem(scope: dict[str, Any], send, status: int, title: str, det
     await send({"type": "http.response.body", "body": body})
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(WardenError)
-    async def _warden_error(request: Request, exc: WardenError):
-        return problem_response(request, status=exc.status, title=exc.title, detail=exc.detail,
-                                slug=exc.type_slug, errors=exc.errors, headers=exc.headers)
+DEPENDENCY_ERRORS = (sa_exc.DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
+
+def exception_problem(exc: Exception, path: str) -> tuple[dict[str, Any], dict[str, str] | None]:
+    """The problem document (and headers) an exception raised by a request answers with.
+
+    Called from inside the ``except`` block that caught ``exc``, so an unexpected one is
+    logged with its traceback. The FastAPI handlers and intake's lean submit path share it."""
+    if isinstance(exc, WardenError):
+        return problem_document(status=exc.status, title=exc.title, detail=exc.detail,
+                                slug=exc.type_slug, instance=path, errors=exc.errors), exc.headers
+    if isinstance(exc, DEPENDENCY_ERRORS) and is_transient_database_error(exc):
+        # An outage, or a conflict PostgreSQL broke by aborting us: the transaction rolled
+        # back, and the same request may well succeed shortly.
+        log.warning("database_unavailable", path=path, error=repr(exc)[:500])
+        return problem_document(
+            status=503, title="Service unavailable", slug="unavailable", instance=path,
+            detail="the database is unavailable or busy; nothing was changed, retry later",
+        ), {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+    log.exception("unhandled_error", path=path)
+    return problem_document(status=500, title="Internal error", slug="internal", instance=path,
+                            detail="an unexpected error occurred; it has been logged"), None
+
+
+def validation_problem(errors: list[dict[str, Any]], path: str) -> dict[str, Any]:
+    """The 422 document for field problems (``{"field", "message", "type"}`` each)."""
+    fields = ", ".join(e["field"] for e in errors[:10])
+    return problem_document(status=422, title="Invalid input", slug="invalid-input",
+                            detail=f"{len(errors)} problem(s) in the request: {fields}",
+                            instance=path, errors=errors)
+
+
+def document_response(document: dict[str, Any],
+                      headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(document, status_code=document["status"], media_type=PROBLEM_JSON,
+                        headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
-        errors = schema_problems(exc.errors())
-        fields = ", ".join(e["field"] for e in errors[:10])
-        return problem_response(request, status=422, title="Invalid input",
-                                detail=f"{len(errors)} problem(s) in the request: {fields}",
-                                slug="invalid-input", errors=errors)
+        return document_response(validation_problem(schema_problems(exc.errors()),
+                                                    request.url.path))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
@@ -78,29 +108,16 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 detail=str(exc.detail), slug=f"http-{exc.status_code}",
                                 headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(WardenError)
     @app.exception_handler(sa_exc.DBAPIError)
     @app.exception_handler(asyncpg.PostgresError)  # a hot path's plain asyncpg statement
     @app.exception_handler(asyncpg.InterfaceError)
     @app.exception_handler(OSError)
-    async def _dependency_error(request: Request, exc: Exception):
-        if is_transient_database_error(exc):
-            # An outage, or a conflict PostgreSQL broke by aborting us: the transaction rolled
-            # back, and the same request may well succeed shortly.
-            log.warning("database_unavailable", path=request.url.path, error=repr(exc)[:500])
-            return problem_response(
-                request, status=503, title="Service unavailable", slug="unavailable",
-                detail="the database is unavailable or busy; nothing was changed, retry later",
-                headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
-        return internal_error(request)
-
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
-        return internal_error(request)
+    async def _raised(request: Request, exc: Exception):
+        return document_response(*exception_problem(exc, request.url.path))
 
 
-def internal_error(request: Request) -> JSONResponse:
-    """The 500 problem for an unexpected exception (logged with its traceback)."""
-    log.exception("unhandled_error", path=request.url.path)
-    return problem_response(request, status=500, title="Internal error",
-                            detail="an unexpected error occurred; it has been logged",
-                            slug="internal")
+def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """The answer to an exception no handler took (logged with its traceback)."""
+    return document_response(*exception_problem(exc, request.url.path))

@@ -10,15 +10,15 @@ from starlette.middleware import Middleware
 
 from warden.intake import consumers
 from warden.intake.access import ALL_SCOPES
-from warden.intake.domain import problems_of
+from warden.intake.fast_submit import FastSubmit
 from warden.intake.middleware import BodyGuard
-from warden.intake.routes import router
+from warden.intake.routes import invalid_input, router
 from warden.intake.service import RAW_POOL
 from warden.intake.settings import IntakeSettings
 from warden.shared.apikeys.gate import install_api_keys
 from warden.shared.app import Runtime, create_service_app
 from warden.shared.db import RawPool
-from warden.shared.problems import problem_response
+from warden.shared.problems import document_response
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,6 +40,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     # Inside the shared request-context middleware, so refusals carry the correlation id
     # and show up in the request metrics.
     app.user_middleware.append(Middleware(BodyGuard, max_bytes=settings.max_body_bytes))
+    if settings.fast_submit:
+        app.user_middleware.append(Middleware(FastSubmit))  # innermost: sees guarded bodies
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app
 
@@ -54,10 +56,4 @@ async def wire(runtime: Runtime) -> None:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError):
-    """422 naming each field by its path in the report (without pydantic's channel tag)."""
-    problems = problems_of(exc.errors())
-    errors = [{"field": p.field, "message": p.message, "type": p.type} for p in problems]
-    fields = ", ".join(e["field"] for e in errors[:10])
-    return problem_response(request, status=422, title="Invalid input",
-                            detail=f"{len(errors)} problem(s) in the request: {fields}",
-                            slug="invalid-input", errors=errors)
+    return document_response(invalid_input(exc.errors(), request.url.path))

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from warden.intake import persistence
 from warden.intake.access import may_submit_anything, require_read
 from warden.intake.channels import ReportRequest
-from warden.intake.domain import ReportStatus, report_status
+from warden.intake.domain import ReportStatus, problems_of, report_status
 from warden.intake.examples import openapi_examples
 from warden.intake.models import Report
 from warden.intake.persistence import NewReport
@@ -30,6 +30,7 @@ from warden.shared.contracts.taxonomy import CATEGORIES
 from warden.shared.dependencies import RuntimeDep
 from warden.shared.errors import Forbidden, NotFound
 from warden.shared.openapi import problem_responses
+from warden.shared.problems import validation_problem
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 BATCH_MAX = 500
@@ -117,6 +118,12 @@ class CategoryOut(BaseModel):
     policy_area: str
     dsa_category: str
     severity: int
+
+
+def invalid_input(errors: list[dict[str, Any]], path: str) -> dict[str, Any]:
+    """The 422 naming each field by its path in the report (without pydantic's channel tag)."""
+    return validation_problem([{"field": p.field, "message": p.message, "type": p.type}
+                               for p in problems_of(errors)], path)
 
 
 _SUBMIT_ERRORS = problem_responses(401, 403, 413, 415, 422, 429, 503)

@@ -21,3 +21,6 @@ class IntakeSettings(ApiKeySettings):
     # explanations while still bounding what one request can make the worker buffer.
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024,
                                 description="larger request bodies are refused with 413")
+    fast_submit: bool = Field(True, description=(
+        "serve POST /v1/reports by the lean ASGI handler (fast_submit.py); false: through "
+        "the FastAPI route, with the same answers"))

@@ -169,17 +169,26 @@ def gate(request: Request) -> ClientGate:
     return request.app.state.runtime.extras[GATE]
 
 
+async def admitted(client_gate: ClientGate, api_key: str | None,
+                   source: str) -> ClientIdentity:
+    """The client holding ``api_key``, authenticated and within its rate."""
+    client = await client_gate.authenticate(api_key, source)
+    client_gate.admit(client)
+    return client
+
+
+def peer_of(scope) -> str:
+    # The peer address as the ASGI server reports it (behind a proxy, run uvicorn with
+    # --proxy-headers and --forwarded-allow-ips so this is the caller, not the proxy).
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
 async def current_client(request: Request,
                          api_key: Annotated[str | None, Security(api_key_header)]
                          ) -> ClientIdentity:
     """The calling client, authenticated and within its rate."""
-    client_gate = gate(request)
-    # The peer address as the ASGI server reports it (behind a proxy, run uvicorn with
-    # --proxy-headers and --forwarded-allow-ips so this is the caller, not the proxy).
-    source = request.client.host if request.client else "unknown"
-    client = await client_gate.authenticate(api_key, source)
-    client_gate.admit(client)
-    return client
+    return await admitted(gate(request), api_key, peer_of(request.scope))
 
 
 CurrentClient = Annotated[ClientIdentity, Depends(current_client)]
