@@ -5,6 +5,7 @@ report, doubles none, and each subject's cases.routed events keep the order of i
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import uuid
@@ -12,6 +13,7 @@ from collections import defaultdict
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from aiokafka import AIOKafkaProducer
 
 from tests.e2e.harness import free_port, service_env, start_service, wait_ready
@@ -19,6 +21,7 @@ from tests.integration.routing.conftest import make_report
 from tests.support.apps import eventually
 from tests.support.kafka import read_records
 from warden.routing import domain, report_store
+from warden.routing.models import OPEN, REVIEW
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import CloudEvent, new_event
 from warden.shared.contracts.events import CASE_ROUTED_V1, REPORT_NORMALIZED_V1
@@ -169,3 +172,44 @@ async def test_a_crash_in_the_middle_of_a_run_loses_and_doubles_nothing(
             seen.add(event.id)
             events.append(event)
     await assert_each_report_once_in_order(dsn, reports, events)
+
+
+async def test_locking_a_runs_open_cases_reads_only_their_rows_after_the_table_grew(routing_db):
+    """Locking a run's open cases reads the table a few times at most, not once per report of
+    the run, after a burst of new cases that statistics have not caught up with (the last
+    ANALYZE saw 20 closed cases). It had become a scan of every open case for each pair of
+    the run: 380 ms per run of 100 reports at 9,000 cases."""
+    conn = await asyncpg.connect(routing_db.replace("+asyncpg", ""))
+    try:
+        await conn.execute("ALTER TABLE cases SET (autovacuum_enabled = false)")
+        insert = """
+            INSERT INTO cases (id, subject_id, subject, policy_area, category, status, stage,
+                queue, rule_id, policy_version, severity, base_priority, priority, due_at,
+                channels, report_count, reporter_count, priority_handling, opened_at,
+                queued_at, updated_at)
+            SELECT gen_random_uuid(), 'post-' || n, jsonb_build_object('id', 'post-' || n),
+                'community_standards', 'spam', $3, 'review', 'spam', 'spam', '1', 1, 10,
+                10, now() + interval '1 day', '["user"]', 1, 1, false, now(), now(), now()
+            FROM generate_series($1::int, $2::int) AS n"""
+        await conn.execute(insert, 1, 20, "closed")
+        await conn.execute("ANALYZE cases")
+        await conn.execute(insert, 21, 6000, OPEN)
+        statement = str(report_store._LOCK_OPEN.compile(
+            dialect=pg_asyncpg.dialect()))
+        subjects = [f"post-{n}" for n in range(100, 6000, 59)]
+        async with conn.transaction():
+            plan = await conn.fetchval(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", subjects,
+                ["community_standards"] * len(subjects), OPEN, REVIEW)
+    finally:
+        await conn.close()
+
+    def rows_read(node) -> int:
+        own = (node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
+               if node.get("Relation Name") == "cases" else 0)
+        return own + node.get("Rows Removed by Filter", 0) + node.get(
+            "Rows Removed by Join Filter", 0) + sum(rows_read(n) for n in node.get("Plans", []))
+
+    root = json.loads(plan)[0]["Plan"]
+    assert root["Actual Rows"] == len(subjects)
+    assert rows_read(root) <= 3 * 6000, json.dumps(root, indent=1)[:3000]

@@ -35,8 +35,14 @@ _KNOWN = sa.select(_reports.c.report_id).where(
 _pairs = (sa.func.unnest(sa.bindparam("subjects", type_=_TEXTS),
                          sa.bindparam("areas", type_=_TEXTS))
           .table_valued("subject_id", "policy_area").render_derived())
-_IN_PAIRS = sa.tuple_(_cases.c.subject_id, _cases.c.policy_area).in_(
-    sa.select(_pairs.c.subject_id, _pairs.c.policy_area))
+# ``subject_id = ANY`` beside the pairs: an index scan on the run's subjects whatever the
+# planner believes of the table. Without it, statistics older than the table's growth (a
+# burst of new cases before autovacuum analysed them) made PostgreSQL scan every open case
+# once per pair: 380 ms per run of 100 reports at 9,000 cases.
+_IN_PAIRS = sa.and_(
+    _cases.c.subject_id == sa.func.any_(sa.bindparam("subjects", type_=_TEXTS)),
+    sa.tuple_(_cases.c.subject_id, _cases.c.policy_area).in_(
+        sa.select(_pairs.c.subject_id, _pairs.c.policy_area)))
 # Locked in one order (by id), so two runs that share subjects cannot deadlock here.
 _LOCK_OPEN = (
     sa.select(_cases)
@@ -53,7 +59,8 @@ _asked = (sa.func.unnest(sa.bindparam("case_ids", type_=_UUIDS),
           .table_valued("case_id", "reporter_key").render_derived())
 _SEEN = (
     sa.select(_reports.c.case_id, _reports.c.reporter_key).distinct()
-    .where(sa.tuple_(_reports.c.case_id, _reports.c.reporter_key)
+    .where(_reports.c.case_id == sa.func.any_(sa.bindparam("case_ids", type_=_UUIDS)),
+           sa.tuple_(_reports.c.case_id, _reports.c.reporter_key)
            .in_(sa.select(_asked.c.case_id, _asked.c.reporter_key))))
 _ranked = (
     sa.select(_reports.c.case_id, _reports.c.report_id, _reports.c.received_at,
