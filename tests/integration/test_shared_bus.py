@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 import structlog.testing
@@ -20,11 +21,11 @@ from warden.shared.bus.consumer import runner as consumer_module
 from warden.shared.bus.consumer import ConsumerRunner, Delivery
 from warden.shared.bus.dlq import letter_filter, replay_dead_letters
 from warden.shared.bus.kafka import Publisher, create_producer, ensure_topics
-from warden.shared.bus.outbox import Outbox, OutboxRelay
+from warden.shared.bus.outbox import NOTIFY_CHANNEL, Outbox, OutboxRelay
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import new_event
 from warden.shared.contracts.events import CASE_SLA_V1, CaseSlaV1
-from warden.shared.db import create_engine, session_factory
+from warden.shared.db import asyncpg_dsn, create_engine, session_factory
 from warden.shared.errors import TransientError
 
 
@@ -75,6 +76,33 @@ async def test_outbox_publishes_each_committed_event_exactly_once_and_promptly(e
     async with engine.connect() as conn:
         unpublished = await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
     assert unpublished == 0
+
+
+async def test_a_relay_in_the_same_process_is_woken_after_commit_without_a_notify(env, infra):
+    """A service's own relay is woken in-process once the transaction commits: no NOTIFY (whose
+    commits PostgreSQL serialises cluster-wide), and still well before the 30 s poll."""
+    settings, engine, sessions, producer = env
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
+    await relay.start()
+    outbox = Outbox(settings)
+    outbox.wake.in_process(relay.wake)
+    heard: list[str] = []
+    listener = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    await listener.add_listener(NOTIFY_CHANNEL, lambda *args: heard.append(args[2]))
+    try:
+        committed = []
+        for _ in range(5):
+            async with sessions() as session, session.begin():
+                event = await outbox.emit(session, type=CASE_SLA_V1, key="subject-2",
+                                          payload=sla_payload())
+                committed.append(event.id)
+        events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=5,
+                                   timeout=10, settle=1)
+    finally:
+        await listener.close()
+        await relay.stop()
+    assert [e.id for e in events] == committed
+    assert heard == [], "the services' transactions send no NOTIFY"
 
 
 async def test_relay_started_later_publishes_the_backlog_in_order(env, infra):

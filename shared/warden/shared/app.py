@@ -130,6 +130,7 @@ async def _start_runtime(settings: ServiceSettings, wire: Wire | None) -> Runtim
         relay_publisher = Publisher(settings.kafka_bootstrap,
                                     f"warden-{settings.service_name}-outbox")
         runtime.relay = OutboxRelay(engine, relay_publisher, settings)  # stops the publisher
+        runtime.outbox.wake.in_process(runtime.relay.wake)
         await relay_publisher.start()
         await runtime.relay.start()
         if wire is not None:

@@ -22,6 +22,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+import sqlalchemy as sa
 
 from warden.shared.backoff import backoff_delay
 from warden.shared.observability import get_logger
@@ -121,3 +122,42 @@ class WokenLoop:
                 await self._listen()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+
+
+class CommitWake:
+    """Wakes the workers of ``channel`` once a transaction that gave them work commits.
+
+    Workers of this process (registered with ``in_process``) are called after the commit;
+    only a process without any (a CLI command) has the transaction ``NOTIFY`` the channel.
+    Not a ``NOTIFY`` from the services themselves: PostgreSQL commits the transactions that
+    notified one at a time, under one lock for the whole cluster held through each commit's
+    WAL flush, so every service's hot path queued behind the others' disk writes (py-spy and
+    ``pg_stat_activity`` under load: intake's inserts waiting on ``Lock: object``). Workers
+    in other processes still find the work by polling, and by ``LISTEN`` when a CLI wrote it.
+    """
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self._key = f"warden.wake.{channel}"
+        self._local: list[Callable[[], None]] = []
+        self._notify = sa.select(sa.func.pg_notify(channel, ""))
+
+    def in_process(self, wake: Callable[[], None]) -> None:
+        self._local.append(wake)
+
+    def committed(self) -> None:
+        """A statement outside any session (autocommitted) gave the workers work."""
+        for wake in self._local:
+            wake()
+
+    async def after_commit(self, session) -> None:
+        """Once per transaction of ``session`` (an ``AsyncSession``)."""
+        transaction = session.sync_session.get_transaction()
+        if session.info.get(self._key) is transaction:
+            return
+        session.info[self._key] = transaction
+        if not self._local:
+            await session.execute(self._notify)  # delivered by PostgreSQL at commit
+            return
+        sa.event.listen(session.sync_session, "after_commit", lambda _: self.committed(),
+                        once=True)

@@ -71,6 +71,7 @@ async def accept(session: AsyncSession, outbox: Outbox, client: ClientIdentity,
     normalized, row, event = _prepare(outbox, client, request, idempotency_key=idempotency_key,
                                       received_at=received_at, location=location)
     if await persistence.insert_report(session, row, event):
+        await outbox.wake.after_commit(session)
         return Outcome(row, duplicate=False, normalized=normalized)
     return Outcome(await _first_report(session, client, row), duplicate=True)
 
@@ -93,6 +94,7 @@ async def accept_one(pool: RawPool, sessions: async_sessionmaker[AsyncSession],
             if exc.sqlstate not in RETRYABLE_SQLSTATES or attempt == attempts:
                 raise
     if inserted:
+        outbox.wake.committed()
         return Outcome(row, duplicate=False, normalized=normalized)
     async with sessions() as session:
         return Outcome(await _first_report(session, client, row), duplicate=True)

@@ -68,3 +68,4 @@ async def wire(runtime: Runtime) -> None:
                                 outbox=runtime.outbox)
         runtime.workers.append(worker)
         runtime.extras["delivery"] = worker
+        service.wake.in_process(worker.wake)

@@ -194,7 +194,7 @@ async def redeliver(notification_id: uuid.UUID, _: Operator, rt: RuntimeDep) -> 
         persistence.apply_transition(notification, transition, now=now)
         notification.attempts_in_round = 0
         session.add(notification)
-        await persistence.wake_delivery_workers(session)
+        await rt.extras["service"].wake.after_commit(session)
     return NotificationOut.of(notification)
 
 
@@ -281,7 +281,7 @@ async def update_endpoint(endpoint_id: uuid.UUID, body: EndpointPatch, _: Operat
         endpoint.updated_at = datetime.now(UTC)
         session.add(endpoint)
         if endpoint.enabled:
-            await persistence.wake_delivery_workers(session)  # resumed: its backlog is due
+            await rt.extras["service"].wake.after_commit(session)  # resumed: backlog due
     return EndpointOut.of(endpoint)
 
 

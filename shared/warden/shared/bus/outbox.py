@@ -1,8 +1,8 @@
 """Transactional outbox: events are rows written with the state change, then relayed to Kafka.
 
-``Outbox.emit`` adds the row and a ``pg_notify`` in the caller's transaction, so the
-relay wakes the moment the transaction commits (and never sees an uncommitted event).
-The relay also polls, so a missed notification only delays, never loses, an event.
+``Outbox.emit`` adds the row in the caller's transaction, and the relay wakes the moment the
+transaction commits (it never sees an uncommitted event; see ``warden.shared.wakeup
+.CommitWake``). The relay also polls, so a missed wake-up only delays, never loses, an event.
 
 Order per key is commit order. The relay publishes in ``seq`` order, and ``seq`` is taken
 at insert time; two transactions staging events of one key could otherwise commit in the
@@ -41,7 +41,7 @@ from warden.shared.observability import (
     get_logger,
 )
 from warden.shared.settings import ServiceSettings
-from warden.shared.wakeup import WokenLoop
+from warden.shared.wakeup import CommitWake, WokenLoop
 
 log = get_logger(__name__)
 
@@ -49,7 +49,6 @@ NOTIFY_CHANNEL = "warden_outbox"
 # One relay publishes at a time per database, which keeps per-key order across replicas.
 RELAY_LOCK_KEY = 0x5741524445  # "WARDE"
 _outbox = OutboxRecord.__table__
-_NOTIFIED_IN = "warden.outbox.notified_in"
 _KEYS_LOCKED = "warden.outbox.keys_locked"
 # First key of the two-int advisory locks on event keys (a key space apart from the relay's).
 KEY_LOCK_SPACE = 0x5744  # "WD"
@@ -61,11 +60,7 @@ _LOCK_KEYS = sa.text(
     "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(:space, h) FROM ("
     "SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k "
     "ORDER BY h OFFSET 0) AS ordered) AS locked").bindparams(space=KEY_LOCK_SPACE)
-_NOTIFY = sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, ""))
 _INSERT = _outbox.insert()
-# The first event of a transaction also queues the relay's wake-up, in the same statement
-# (PostgreSQL delivers a NOTIFY only at commit): one round trip, not two.
-_INSERT_AND_NOTIFY = _outbox.insert().returning(sa.func.pg_notify(NOTIFY_CHANNEL, ""))
 
 
 def kafka_headers(event: CloudEvent) -> dict[str, str]:
@@ -82,6 +77,7 @@ class Outbox:
 
     def __init__(self, settings: ServiceSettings) -> None:
         self._settings = settings
+        self.wake = CommitWake(NOTIFY_CHANNEL)  # the relay, once a transaction commits
 
     async def emit(self, session: AsyncSession, *, type: str, key: str, payload: BaseModel,
                    subject: str | None = None) -> CloudEvent:
@@ -107,14 +103,10 @@ class Outbox:
 
     async def stage(self, session: AsyncSession, event: CloudEvent, *, key: str,
                     topic: str | None = None) -> None:
-        # One wake-up per transaction is enough: the relay publishes everything committed.
         transaction = session.sync_session.get_transaction()
         await self._lock_key(session, transaction, key)
-        first = session.info.get(_NOTIFIED_IN) is not transaction
-        await session.execute(_INSERT_AND_NOTIFY if first else _INSERT,
-                              self.row(event, key=key, topic=topic))
-        if first:
-            session.info[_NOTIFIED_IN] = transaction
+        await session.execute(_INSERT, self.row(event, key=key, topic=topic))
+        await self.wake.after_commit(session)
 
     async def stage_many(self, session: AsyncSession, events: Sequence[tuple[CloudEvent, str]],
                          *, topic: str | None = None) -> None:
@@ -131,9 +123,7 @@ class Outbox:
             locked.update(keys)
         await session.execute(_INSERT, [self.row(event, key=key, topic=topic)
                                         for event, key in events])
-        if session.info.get(_NOTIFIED_IN) is not transaction:
-            await session.execute(_NOTIFY)
-            session.info[_NOTIFIED_IN] = transaction
+        await self.wake.after_commit(session)
 
     @staticmethod
     def _keys_locked(session: AsyncSession, transaction) -> set[str]:
@@ -152,10 +142,11 @@ class Outbox:
 
 
 def stage_from(source: sa.CTE, *, prefix: str = "event_") -> sa.CTE:
-    """A CTE that stages one outbox row (and the relay's wake-up) for each row of ``source``:
-    with ``source`` an ``INSERT .. ON CONFLICT DO NOTHING RETURNING``, the event is staged
-    exactly when the insert happened, in the same statement. Its values are bound as
-    ``<prefix><column>`` (``Outbox.row`` gives them).
+    """A CTE that stages one outbox row for each row of ``source``: with ``source`` an
+    ``INSERT .. ON CONFLICT DO NOTHING RETURNING``, the event is staged exactly when the
+    insert happened, in the same statement. Its values are bound as ``<prefix><column>``
+    (``Outbox.row`` gives them). The caller wakes the relay: ``outbox.wake.after_commit`` in
+    a session, ``outbox.wake.committed()`` after an autocommitted statement.
 
     The row's ``seq`` is drawn only after the key's advisory lock is held (the lock is in the
     SELECT that feeds the insert), so per-key commit order is ``seq`` order here too."""
@@ -166,8 +157,7 @@ def stage_from(source: sa.CTE, *, prefix: str = "event_") -> sa.CTE:
                 .scalar_subquery())
     values = sa.select(*[sa.bindparam(prefix + c, type_=_outbox.c[c].type) for c in columns])
     return (_outbox.insert().from_select(columns, values.select_from(source).where(key_lock))
-            .returning(sa.func.pg_notify(NOTIFY_CHANNEL, "").label("notified"))
-            .cte(f"{prefix}staged"))
+            .returning(_outbox.c.seq).cte(f"{prefix}staged"))
 
 
 class PublishFailed(Exception):

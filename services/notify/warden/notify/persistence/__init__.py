@@ -23,7 +23,6 @@ from warden.notify.persistence.notifications import (
     lock_notification,
     notification_row,
     subscriber_rows,
-    wake_delivery_workers,
 )
 from warden.notify.persistence.reports import (
     await_reports,
@@ -58,5 +57,4 @@ __all__ = [
     "subscriber_rows",
     "take_awaited",
     "upsert_endpoint",
-    "wake_delivery_workers",
 ]

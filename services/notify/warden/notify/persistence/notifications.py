@@ -15,25 +15,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from warden.notify.domain import NotificationStatus, References, Transition, webhook_body
 from warden.notify.models import DeliveryAttempt, Notification
 from warden.notify.notices import Audience
-from warden.notify.persistence.scope import once_per_transaction
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.tracing import current_traceparent
 
-# Committing a transaction that ran ``pg_notify`` on this channel wakes every delivery worker.
+# The delivery workers LISTEN on this channel (``NoticeQueue.wake`` notifies it from a process
+# without a worker of its own).
 PENDING_CHANNEL = "warden_notify_pending"
 
 _notifications = Notification.__table__
-_WOKEN_IN = "warden.notify.woken_in"
-
-
-async def wake_delivery_workers(session: AsyncSession) -> None:
-    """Delivered by PostgreSQL on commit only, so a worker never looks too early; once per
-    transaction is enough (a batch of consumed events queues many notifications in one)."""
-    transaction, woken = once_per_transaction(session, _WOKEN_IN)
-    if woken:
-        return
-    await session.exec(sa.select(sa.func.pg_notify(PENDING_CHANNEL, "")))
-    session.info[_WOKEN_IN] = (transaction, True)
 
 
 def subscriber_rows(event: CloudEvent, refs: References, endpoints: list, *,

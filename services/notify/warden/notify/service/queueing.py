@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter
@@ -18,6 +18,7 @@ from warden.notify.templates import Rendered, TemplateCatalogue
 from warden.shared.clock import utcnow
 from warden.shared.contracts.envelope import CloudEvent
 from warden.shared.observability import get_logger
+from warden.shared.wakeup import CommitWake
 
 log = get_logger(__name__)
 
@@ -31,6 +32,8 @@ NOTICES_WITHOUT_ENDPOINT = Counter(
 class NoticeQueue:
     templates: TemplateCatalogue
     service_name: str = "notify"
+    # The delivery workers, once the transaction that queued notifications commits.
+    wake: CommitWake = field(default_factory=lambda: CommitWake(persistence.PENDING_CHANNEL))
 
     async def rows(self, session: AsyncSession, event: CloudEvent, notices: list[Notice], *,
                    subject_id: str, case_id: uuid.UUID | None = None,
@@ -65,7 +68,7 @@ class NoticeQueue:
         """Queue the rows (those queued before are skipped) and wake the delivery workers."""
         created = await persistence.insert_notifications(session, rows)
         if created:
-            await persistence.wake_delivery_workers(session)
+            await self.wake.after_commit(session)
         log.info("notices_queued", event_id=events[0].id if len(events) == 1 else None,
                  events=len(events), type=events[0].type if events else None,
                  notifications=len(rows), created=created)
