@@ -4,6 +4,7 @@ report's status following ``cases.routed``, ``decisions.recorded`` and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -298,6 +299,44 @@ async def test_late_or_out_of_order_events_never_roll_the_status_back(intake):
     assert state["status"] == "decided"
     assert state["routing"]["queue"] == "hate_harassment"
     assert state["decision"]["action"] == "label"
+
+
+async def test_a_run_of_routings_leaves_each_report_at_its_latest(intake):
+    """Routings produced together reach intake as runs (one statement per run): each report
+    ends at its latest routing, whether that came first or last in the run, and an event
+    sent again changes nothing."""
+    _, auth = await intake.new_client()
+    reports = [await submit(intake, auth) for _ in range(12)]
+    subject = reports[0]["report"]["subject"]["id"]
+    now = datetime.now(UTC)
+    events, latest = [], {}
+    for i, report in enumerate(reports):
+        opened = routed(report, queue="general", at=now)
+        moved = routed(report, queue=f"queue-{i}", at=now + timedelta(minutes=1 + i),
+                       case_id=opened.case_id, reason="transferred")
+        order = [opened, moved] if i % 2 else [moved, opened]  # the stale one last, or first
+        events += [new_event(type=CASE_ROUTED_V1, source="/test", subject=subject, payload=e)
+                   for e in order]
+        latest[report["id"]] = f"queue-{i}"
+    events.append(events[0])  # a redelivery
+    producer = AIOKafkaProducer(bootstrap_servers=intake.kafka, acks="all", linger_ms=50)
+    await producer.start()
+    try:
+        sent = [await producer.send(intake.topic(topics.CASES_ROUTED), value=e.to_bytes(),
+                                    key=subject.encode(),
+                                    headers=[("ce_type", e.type.encode()),
+                                             ("ce_id", e.id.encode())]) for e in events]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+    async def all_routed():
+        states = [await status_of(intake, auth, r["id"]) for r in reports]
+        return states if all(s["routing"] and s["routing"]["queue"] == latest[s["id"]]
+                             for s in states) else None
+
+    await eventually(all_routed, what="every report at its latest routing", timeout=20,
+                     interval=0.2)
 
 
 async def _when(intake, auth, report_id: str, status: str) -> dict | None:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.intake import persistence
 from warden.intake.access import SIGNATURE_HEADER, raw_signed_content, valid_raw_signature
@@ -172,8 +173,9 @@ def raw_report_handler(runtime: Runtime):
     return on_raw_report
 
 
-async def on_case_routed(delivery: Delivery) -> None:
-    await persistence.record_routing(delivery.session, delivery.payload)
+async def on_cases_routed(session: AsyncSession, deliveries: list[Delivery]) -> None:
+    """A run of one partition's cases.routed events: one update for all their reports."""
+    await persistence.record_routings(session, [d.payload for d in deliveries])
 
 
 async def on_decision_recorded(delivery: Delivery) -> None:
@@ -193,6 +195,6 @@ def wire(runtime: Runtime) -> None:
         parse=parse_raw_report))
     runtime.consumers.append(runtime.consumer(
         "status", [topics.CASES_ROUTED, topics.DECISIONS_RECORDED, topics.NOTIFICATIONS_DELIVERED],
-        {CASE_ROUTED_V1: on_case_routed, DECISION_RECORDED_V1: on_decision_recorded,
-         DECISION_RECORDED_V2: on_decision_recorded,
-         NOTIFICATION_DELIVERED_V1: on_notification_delivered}))
+        {DECISION_RECORDED_V1: on_decision_recorded, DECISION_RECORDED_V2: on_decision_recorded,
+         NOTIFICATION_DELIVERED_V1: on_notification_delivered},
+        batch_handlers={CASE_ROUTED_V1: on_cases_routed}))

@@ -163,13 +163,29 @@ def _newer(column: sa.Column, at: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(column.is_(None), column <= at)
 
 
-async def record_routing(session: AsyncSession, routed: CaseRoutedV1) -> int:
-    if not routed.report_ids:
+# A run of cases.routed events in one statement: each report takes its latest routing of the
+# run (by routed_at, then by its place in the run), then only if newer than the one stored.
+_ROUTINGS = sa.text("""
+    UPDATE reports SET case_id = latest.case_id, queue = latest.queue,
+                       routed_at = latest.routed_at
+    FROM (SELECT DISTINCT ON (report_id) report_id, case_id, queue, routed_at
+          FROM unnest(CAST(:report_ids AS uuid[]), CAST(:case_ids AS uuid[]),
+                      CAST(:queues AS text[]), CAST(:routed_at AS timestamptz[]))
+               WITH ORDINALITY AS r(report_id, case_id, queue, routed_at, n)
+          ORDER BY report_id, routed_at DESC, n DESC) AS latest
+    WHERE reports.id = latest.report_id
+      AND (reports.routed_at IS NULL OR reports.routed_at <= latest.routed_at)""")
+
+
+async def record_routings(session: AsyncSession, routings: list[CaseRoutedV1]) -> int:
+    """Each report named by these events (a run, in order) as routed by the latest of them."""
+    rows = [(report_id, routed.case_id, routed.queue, routed.routed_at)
+            for routed in routings for report_id in routed.report_ids]
+    if not rows:
         return 0
-    result = await session.execute(
-        sa.update(_reports)
-        .where(_reports.c.id.in_(routed.report_ids), _newer(_reports.c.routed_at, routed.routed_at))
-        .values(case_id=routed.case_id, queue=routed.queue, routed_at=routed.routed_at))
+    report_ids, case_ids, queues, routed_at = (list(column) for column in zip(*rows))
+    result = await session.execute(_ROUTINGS, {"report_ids": report_ids, "case_ids": case_ids,
+                                               "queues": queues, "routed_at": routed_at})
     return result.rowcount
 
 
