@@ -85,3 +85,16 @@ async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = 
 async def produce_event(bootstrap: str, topic: str, event: CloudEvent, key: str) -> None:
     await produce(bootstrap, topic, event.to_bytes(), key.encode(),
                   headers=[("ce_type", event.type.encode()), ("ce_id", event.id.encode())])
+
+
+async def produce_events(bootstrap: str, topic: str, events: list[CloudEvent], key: str) -> None:
+    """Events sent together, in order, by one producer: they reach a consumer as one run."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=50)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value=e.to_bytes(), key=key.encode(),
+                                    headers=[("ce_type", e.type.encode()),
+                                             ("ce_id", e.id.encode())]) for e in events]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()

@@ -10,11 +10,18 @@ import sqlalchemy as sa
 
 from tests.integration.decision.conftest import APPEAL_KEY, remove_body
 from tests.support.apps import eventually
+from tests.support.kafka import produce_events
+from warden.decision.domain.appeals import APPEAL_WINDOW_MONTHS, add_months
+from warden.shared.contracts import topics
+from warden.shared.contracts.envelope import CloudEvent, new_event
 from warden.shared.contracts.events import (
     APPEAL_FILED_V1,
     DECISION_RECORDED_V2,
+    NOTIFICATION_DELIVERED_V1,
+    REPORT_NORMALIZED_V1,
     AppealFiledV1,
     DecisionRecordedV2,
+    NotificationDeliveredV1,
 )
 from warden.shared.db import create_engine
 
@@ -27,6 +34,15 @@ async def decided(decision, body=None, *, owner="acct-7"):
                                    json=body or remove_body(), headers=decision.as_holder(case))
     assert r.status_code == 201, r.text
     return case, r.json()
+
+
+async def made_seven_months_ago(decision, decision_id: str) -> None:
+    """Backdated in place: past the six months of the appeal window."""
+    engine = create_engine(decision.settings.database_url, pool_size=1)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("UPDATE decisions SET final_at = now() - interval '7 months'"
+                                   " WHERE id = :id"), {"id": decision_id})
+    await engine.dispose()
 
 
 def appeal_body(decision_id, appellant="acct-7", kind="affected_user"):
@@ -56,13 +72,9 @@ async def test_eligibility_is_answered_at_once(decision):
                                                                  "alice")
     assert appeal.excluded_reviewer_ids == ["alice"]
 
-    # Past the six months: 409 with the deadline. (The decision is backdated in place.)
+    # Past the six months: 409 with the deadline.
     _, old = await decided(decision)
-    engine = create_engine(decision.settings.database_url, pool_size=1)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text("UPDATE decisions SET final_at = now() - interval '7 months'"
-                                   " WHERE id = :id"), {"id": old["id"]})
-    await engine.dispose()
+    await made_seven_months_ago(decision, old["id"])
     late = await post("/v1/appeals", json=appeal_body(old["id"]), headers=API)
     assert late.status_code == 409
     assert "appeal window closed" in late.json()["detail"]
@@ -123,3 +135,40 @@ async def test_reversal_by_a_reviewer_who_took_no_part(decision):
     second = await decision.client.post("/v1/appeals", json=appeal_body(first["id"], owner),
                                         headers=API)
     assert second.json()["id"] == appeal_id  # the same appellant: the first appeal
+
+
+def told(decision_id: str, *, at: datetime, source: str = DECISION_RECORDED_V2,
+         status: str = "delivered") -> CloudEvent:
+    return new_event(type=NOTIFICATION_DELIVERED_V1, source="/warden/notify", subject="s",
+                     payload=NotificationDeliveredV1(
+                         notification_id=uuid.uuid4(), source_event_id="e",
+                         source_event_type=source, recipient="acct-7",
+                         endpoint_url="http://127.0.0.1:9/hook", status=status, attempts=1,
+                         finished_at=at, decision_id=uuid.UUID(decision_id),
+                         audience="affected"))
+
+
+async def test_the_appeal_window_runs_from_the_first_delivered_notice(decision):
+    """A decision made seven months ago whose affected party was told only a month ago may
+    still be appealed: the window runs from the earliest delivered notice of the decision
+    (a run of notifications.delivered at once: a later one, a dead one and a receipt do not
+    move it)."""
+    _, old = await decided(decision)
+    await made_seven_months_ago(decision, old["id"])
+    now = datetime.now(UTC)
+    first_told = now - timedelta(days=30)
+    events = [told(old["id"], at=now - timedelta(days=2)),
+              told(old["id"], at=now - timedelta(days=200), status="dead"),
+              told(old["id"], at=now - timedelta(days=200), source=REPORT_NORMALIZED_V1),
+              told(old["id"], at=first_told),
+              told(old["id"], at=now - timedelta(days=1))]
+    await produce_events(decision.kafka, decision.settings.topic(topics.NOTIFICATIONS_DELIVERED),
+                         events, key="s")
+
+    async def accepted():
+        r = await decision.client.post("/v1/appeals", json=appeal_body(old["id"]), headers=API)
+        return r if r.status_code == 201 else None
+
+    filed = await eventually(accepted, what="the appeal within the window from the notice")
+    deadline = datetime.fromisoformat(filed.json()["deadline"].replace("Z", "+00:00"))
+    assert deadline == add_months(first_told, APPEAL_WINDOW_MONTHS)

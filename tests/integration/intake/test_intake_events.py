@@ -4,7 +4,6 @@ report's status following ``cases.routed``, ``decisions.recorded`` and
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from tests.integration.intake.conftest import signed
 from tests.support.apps import eventually
-from tests.support.kafka import produce, produce_event, read_records
+from tests.support.kafka import produce, produce_event, produce_events, read_records
 from warden.intake.access import READ_SCOPE, submit_scope
 from warden.intake.examples import example
 from warden.shared.contracts import topics
@@ -319,16 +318,7 @@ async def test_a_run_of_routings_leaves_each_report_at_its_latest(intake):
                    for e in order]
         latest[report["id"]] = f"queue-{i}"
     events.append(events[0])  # a redelivery
-    producer = AIOKafkaProducer(bootstrap_servers=intake.kafka, acks="all", linger_ms=50)
-    await producer.start()
-    try:
-        sent = [await producer.send(intake.topic(topics.CASES_ROUTED), value=e.to_bytes(),
-                                    key=subject.encode(),
-                                    headers=[("ce_type", e.type.encode()),
-                                             ("ce_id", e.id.encode())]) for e in events]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
+    await produce_events(intake.kafka, intake.topic(topics.CASES_ROUTED), events, subject)
 
     async def all_routed():
         states = [await status_of(intake, auth, r["id"]) for r in reports]

@@ -50,13 +50,13 @@ def handlers(ctx: DecisionContext):
     return on_cases_routed
 
 
-async def on_notification_delivered(delivery: Delivery) -> None:
-    """The appeal window runs from when the affected party was told."""
-    delivered = delivery.payload
-    if (delivered.status == "delivered" and delivered.decision_id is not None
-            and delivered.source_event_type == DECISION_RECORDED_V2):
-        await persistence.mark_notified(delivery.session, delivered.decision_id,
-                                        delivered.finished_at)
+async def on_notifications_delivered(session: AsyncSession,
+                                     deliveries: list[Delivery]) -> None:
+    """The appeal window runs from when the affected party was first told (a run at once)."""
+    await persistence.mark_notified(session, [
+        (d.payload.decision_id, d.payload.finished_at) for d in deliveries
+        if d.payload.status == "delivered" and d.payload.decision_id is not None
+        and d.payload.source_event_type == DECISION_RECORDED_V2])
 
 
 async def wire(runtime: Runtime) -> None:
@@ -70,7 +70,7 @@ async def wire(runtime: Runtime) -> None:
     runtime.consumers.append(runtime.consumer(
         "cases", [topics.CASES_ROUTED], {}, batch_handlers={CASE_ROUTED_V1: handlers(ctx)}))
     runtime.consumers.append(runtime.consumer(
-        "notifications", [topics.NOTIFICATIONS_DELIVERED],
-        {NOTIFICATION_DELIVERED_V1: on_notification_delivered}))
+        "notifications", [topics.NOTIFICATIONS_DELIVERED], {},
+        batch_handlers={NOTIFICATION_DELIVERED_V1: on_notifications_delivered}))
     runtime.workers.append(ApprovalExpiry(ctx, runtime.sessions,
                                           settings.approval_sweep_interval_s))

@@ -106,14 +106,22 @@ async def expired_pending(session: AsyncSession, now: datetime,
         .order_by(Decision.expires_at).limit(limit))).all())
 
 
-async def mark_notified(session: AsyncSession, decision_id: uuid.UUID, at: datetime) -> None:
-    """The first delivered notification starts the appeal window."""
-    await session.execute(
-        sa.update(Decision.__table__)
-        .where(Decision.__table__.c.id == decision_id,
-               sa.or_(Decision.__table__.c.notified_at.is_(None),
-                      Decision.__table__.c.notified_at > at))
-        .values(notified_at=at))
+# The earliest delivery of a run per decision, kept only if earlier than the one stored.
+_MARK_NOTIFIED = sa.text("""
+    UPDATE decisions SET notified_at = first.at
+    FROM (SELECT decision_id, min(at) AS at
+          FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS run(decision_id, at)
+          GROUP BY decision_id) AS first
+    WHERE decisions.id = first.decision_id
+      AND (decisions.notified_at IS NULL OR decisions.notified_at > first.at)""")
+
+
+async def mark_notified(session: AsyncSession,
+                        deliveries: list[tuple[uuid.UUID, datetime]]) -> None:
+    """The first delivered notification of each decision starts its appeal window."""
+    if deliveries:
+        await session.execute(_MARK_NOTIFIED, {"ids": [d for d, _ in deliveries],
+                                               "ats": [at for _, at in deliveries]})
 
 
 # --- appeals ------------------------------------------------------------------------------------

@@ -173,20 +173,22 @@ def raw_report_handler(runtime: Runtime):
     return on_raw_report
 
 
+# Runs of one partition's events, one statement each (see ``persistence._latest_facts``).
+
 async def on_cases_routed(session: AsyncSession, deliveries: list[Delivery]) -> None:
-    """A run of one partition's cases.routed events: one update for all their reports."""
     await persistence.record_routings(session, [d.payload for d in deliveries])
 
 
-async def on_decision_recorded(delivery: Delivery) -> None:
-    decision = delivery.payload
-    if delivery.message.type == DECISION_RECORDED_V2:
-        decision = decision.as_v1()  # a report's status needs only what v1 carried
-    await persistence.record_decision(delivery.session, decision)
+async def on_decisions_recorded(session: AsyncSession, deliveries: list[Delivery]) -> None:
+    # A report's status needs only what v1 carried.
+    await persistence.record_decisions(session, [
+        d.payload.as_v1() if d.message.type == DECISION_RECORDED_V2 else d.payload
+        for d in deliveries])
 
 
-async def on_notification_delivered(delivery: Delivery) -> None:
-    await persistence.record_notification(delivery.session, delivery.payload)
+async def on_notifications_delivered(session: AsyncSession,
+                                     deliveries: list[Delivery]) -> None:
+    await persistence.record_notifications(session, [d.payload for d in deliveries])
 
 
 def wire(runtime: Runtime) -> None:
@@ -195,6 +197,7 @@ def wire(runtime: Runtime) -> None:
         parse=parse_raw_report))
     runtime.consumers.append(runtime.consumer(
         "status", [topics.CASES_ROUTED, topics.DECISIONS_RECORDED, topics.NOTIFICATIONS_DELIVERED],
-        {DECISION_RECORDED_V1: on_decision_recorded, DECISION_RECORDED_V2: on_decision_recorded,
-         NOTIFICATION_DELIVERED_V1: on_notification_delivered},
-        batch_handlers={CASE_ROUTED_V1: on_cases_routed}))
+        {}, batch_handlers={CASE_ROUTED_V1: on_cases_routed,
+                            DECISION_RECORDED_V1: on_decisions_recorded,
+                            DECISION_RECORDED_V2: on_decisions_recorded,
+                            NOTIFICATION_DELIVERED_V1: on_notifications_delivered}))

@@ -159,61 +159,64 @@ async def get_report(session: AsyncSession, report_id: uuid.UUID,
 # Each update keeps the latest fact by its own timestamp, so a late or redelivered event
 # never rolls a report back; stages from different topics are independent columns.
 
-def _newer(column: sa.Column, at: datetime) -> sa.ColumnElement[bool]:
-    return sa.or_(column.is_(None), column <= at)
+def _latest_facts(columns: tuple[tuple[str, str], ...], at: str) -> sa.TextClause:
+    """One statement for a run of events: each report takes its latest fact of the run (by
+    ``at``, then by its place in the run), and only if newer than the one it has. Arrays,
+    one per column (``report_id`` first), so the text is the same whatever the run's length."""
+    names = [name for name, _ in columns]
+    arrays = ", ".join(f"CAST(:{name} AS {pg_type}[])" for name, pg_type in columns)
+    updates = ", ".join(f"{name} = latest.{name}" for name in names[1:])
+    return sa.text(f"""
+        UPDATE reports SET {updates}
+        FROM (SELECT DISTINCT ON (report_id) {", ".join(names)}
+              FROM unnest({arrays}) WITH ORDINALITY AS run({", ".join(names)}, n)
+              ORDER BY report_id, {at} DESC, n DESC) AS latest
+        WHERE reports.id = latest.report_id
+          AND (reports.{at} IS NULL OR reports.{at} <= latest.{at})""")
 
 
-# A run of cases.routed events in one statement: each report takes its latest routing of the
-# run (by routed_at, then by its place in the run), then only if newer than the one stored.
-_ROUTINGS = sa.text("""
-    UPDATE reports SET case_id = latest.case_id, queue = latest.queue,
-                       routed_at = latest.routed_at
-    FROM (SELECT DISTINCT ON (report_id) report_id, case_id, queue, routed_at
-          FROM unnest(CAST(:report_ids AS uuid[]), CAST(:case_ids AS uuid[]),
-                      CAST(:queues AS text[]), CAST(:routed_at AS timestamptz[]))
-               WITH ORDINALITY AS r(report_id, case_id, queue, routed_at, n)
-          ORDER BY report_id, routed_at DESC, n DESC) AS latest
-    WHERE reports.id = latest.report_id
-      AND (reports.routed_at IS NULL OR reports.routed_at <= latest.routed_at)""")
+_ROUTINGS = _latest_facts((("report_id", "uuid"), ("case_id", "uuid"), ("queue", "text"),
+                           ("routed_at", "timestamptz")), at="routed_at")
+_DECISIONS = _latest_facts((("report_id", "uuid"), ("decision_id", "uuid"),
+                            ("action", "text"), ("decided_at", "timestamptz")), at="decided_at")
+_NOTIFIED = _latest_facts((("report_id", "uuid"), ("notified_at", "timestamptz")),
+                          at="notified_at")
+
+
+async def _record(session: AsyncSession, statement: sa.TextClause,
+                  names: tuple[str, ...], rows: list[tuple]) -> int:
+    if not rows:
+        return 0
+    result = await session.execute(statement, dict(zip(names, map(list, zip(*rows)))))
+    return result.rowcount
 
 
 async def record_routings(session: AsyncSession, routings: list[CaseRoutedV1]) -> int:
     """Each report named by these events (a run, in order) as routed by the latest of them."""
-    rows = [(report_id, routed.case_id, routed.queue, routed.routed_at)
-            for routed in routings for report_id in routed.report_ids]
-    if not rows:
-        return 0
-    report_ids, case_ids, queues, routed_at = (list(column) for column in zip(*rows))
-    result = await session.execute(_ROUTINGS, {"report_ids": report_ids, "case_ids": case_ids,
-                                               "queues": queues, "routed_at": routed_at})
-    return result.rowcount
+    return await _record(session, _ROUTINGS, ("report_id", "case_id", "queue", "routed_at"), [
+        (report_id, routed.case_id, routed.queue, routed.routed_at)
+        for routed in routings for report_id in routed.report_ids])
 
 
-async def record_decision(session: AsyncSession, decision: DecisionRecordedV1) -> int:
-    if not decision.report_ids:
-        return 0
-    result = await session.execute(
-        sa.update(_reports)
-        .where(_reports.c.id.in_(decision.report_ids),
-               _newer(_reports.c.decided_at, decision.decided_at))
-        .values(decision_id=decision.decision_id, action=decision.action,
-                decided_at=decision.decided_at))
-    return result.rowcount
+async def record_decisions(session: AsyncSession, decisions: list[DecisionRecordedV1]) -> int:
+    return await _record(session, _DECISIONS,
+                         ("report_id", "decision_id", "action", "decided_at"), [
+        (report_id, d.decision_id, d.action, d.decided_at)
+        for d in decisions for report_id in d.report_ids])
 
 
-async def record_notification(session: AsyncSession,
-                              delivered: NotificationDeliveredV1) -> int:
+def tells_the_outcome(delivered: NotificationDeliveredV1) -> bool:
     """Only a delivered notification about a decision makes a report 'notified'.
 
     Receipts and failed deliveries do not: the reporter has not been told the outcome.
     """
-    if (not delivered.report_ids or delivered.status != "delivered"
-            or delivered.source_event_type not in (DECISION_RECORDED_V1, DECISION_RECORDED_V2)
-            or delivered.audience not in (None, "reporter")):
-        return 0
-    result = await session.execute(
-        sa.update(_reports)
-        .where(_reports.c.id.in_(delivered.report_ids),
-               _newer(_reports.c.notified_at, delivered.finished_at))
-        .values(notified_at=delivered.finished_at))
-    return result.rowcount
+    return (delivered.status == "delivered"
+            and delivered.source_event_type in (DECISION_RECORDED_V1, DECISION_RECORDED_V2)
+            and delivered.audience in (None, "reporter"))
+
+
+async def record_notifications(session: AsyncSession,
+                               deliveries: list[NotificationDeliveredV1]) -> int:
+    return await _record(session, _NOTIFIED, ("report_id", "notified_at"), [
+        (report_id, d.finished_at)
+        for d in deliveries if tells_the_outcome(d) for report_id in d.report_ids])
