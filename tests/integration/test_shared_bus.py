@@ -35,6 +35,16 @@ def sla_payload() -> CaseSlaV1:
                      observed_at=now)
 
 
+async def emit_each_committed(sessions, outbox: Outbox, count: int, *, key: str) -> list[str]:
+    """``count`` events of ``key``, each in a transaction of its own: their ids in order."""
+    committed = []
+    for _ in range(count):
+        async with sessions() as session, session.begin():
+            event = await outbox.emit(session, type=CASE_SLA_V1, key=key, payload=sla_payload())
+            committed.append(event.id)
+    return committed
+
+
 @pytest.fixture
 async def env(infra, topic_prefix, make_database):
     url = await make_database("decision", MIGRATIONS)
@@ -57,12 +67,7 @@ async def test_outbox_publishes_each_committed_event_exactly_once_and_promptly(e
     await relay.start()
     outbox = Outbox(settings)
     try:
-        committed = []
-        for _ in range(20):
-            async with sessions() as session, session.begin():
-                event = await outbox.emit(session, type=CASE_SLA_V1, key="subject-1",
-                                          payload=sla_payload())
-                committed.append(event.id)
+        committed = await emit_each_committed(sessions, outbox, 20, key="subject-1")
         with pytest.raises(RuntimeError):
             async with sessions() as session, session.begin():
                 await outbox.emit(session, type=CASE_SLA_V1, key="subject-1", payload=sla_payload())
@@ -90,12 +95,7 @@ async def test_a_relay_in_the_same_process_is_woken_after_commit_without_a_notif
     listener = await asyncpg.connect(asyncpg_dsn(settings.database_url))
     await listener.add_listener(NOTIFY_CHANNEL, lambda *args: heard.append(args[2]))
     try:
-        committed = []
-        for _ in range(5):
-            async with sessions() as session, session.begin():
-                event = await outbox.emit(session, type=CASE_SLA_V1, key="subject-2",
-                                          payload=sla_payload())
-                committed.append(event.id)
+        committed = await emit_each_committed(sessions, outbox, 5, key="subject-2")
         events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=5,
                                    timeout=10, settle=1)
     finally:

@@ -36,7 +36,7 @@ from warden.shared.observability import (
     get_logger,
 )
 from warden.shared.openapi import document_problems
-from warden.shared.problems import install_problem_handlers, internal_error
+from warden.shared.problems import exception_response, install_problem_handlers
 from warden.shared.settings import InsecureConfiguration, ServiceSettings
 from warden.shared.tracing import configure_tracing, shutdown_tracing, tracer_provider
 
@@ -257,7 +257,7 @@ class RequestContextMiddleware:
                 raise
             # Answered here, still inside the request's correlation id (Starlette would answer
             # outside every middleware): the log line and the 500 both carry it.
-            await internal_error(Request(scope), exc)(scope, receive, send_with_id)
+            await exception_response(Request(scope), exc)(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")

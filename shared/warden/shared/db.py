@@ -59,6 +59,16 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def once_per_transaction(session: AsyncSession, key: str):
+    """(the current transaction, what was kept under ``key`` for it, or None): for what one
+    transaction does once however many events or rows a run brings (keep it with
+    ``session.info[key] = (transaction, value)``)."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(key)
+    return transaction, (kept[1] if kept and transaction is not None
+                         and kept[0] is transaction else None)
+
+
 @asynccontextmanager
 async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One unit of work: commits on success, rolls back on any exception."""

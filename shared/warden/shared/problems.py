@@ -115,9 +115,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(OSError)
     @app.exception_handler(Exception)
     async def _raised(request: Request, exc: Exception):
-        return document_response(*exception_problem(exc, request.url.path))
+        return exception_response(request, exc)
 
 
-def internal_error(request: Request, exc: Exception) -> JSONResponse:
-    """The answer to an exception no handler took (logged with its traceback)."""
+def exception_response(request: Request, exc: Exception) -> JSONResponse:
+    """The answer to an exception a request raised (an unexpected one logged with its
+    traceback)."""
     return document_response(*exception_problem(exc, request.url.path))

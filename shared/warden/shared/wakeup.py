@@ -25,6 +25,7 @@ import asyncpg
 import sqlalchemy as sa
 
 from warden.shared.backoff import backoff_delay
+from warden.shared.db import once_per_transaction
 from warden.shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -137,7 +138,6 @@ class CommitWake:
     """
 
     def __init__(self, channel: str) -> None:
-        self.channel = channel
         self._key = f"warden.wake.{channel}"
         self._local: list[Callable[[], None]] = []
         self._notify = sa.select(sa.func.pg_notify(channel, ""))
@@ -152,10 +152,10 @@ class CommitWake:
 
     async def after_commit(self, session) -> None:
         """Once per transaction of ``session`` (an ``AsyncSession``)."""
-        transaction = session.sync_session.get_transaction()
-        if session.info.get(self._key) is transaction:
+        transaction, woken = once_per_transaction(session, self._key)
+        if woken:
             return
-        session.info[self._key] = transaction
+        session.info[self._key] = (transaction, True)
         if not self._local:
             await session.execute(self._notify)  # delivered by PostgreSQL at commit
             return

@@ -6,7 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import sqlalchemy as sa
@@ -159,20 +159,25 @@ async def get_report(session: AsyncSession, report_id: uuid.UUID,
 # Each update keeps the latest fact by its own timestamp, so a late or redelivered event
 # never rolls a report back; stages from different topics are independent columns.
 
-def _latest_facts(columns: tuple[tuple[str, str], ...], at: str) -> sa.TextClause:
+class _Facts(NamedTuple):
+    statement: sa.TextClause
+    names: tuple[str, ...]  # of its array parameters, in the order of a row's values
+
+
+def _latest_facts(columns: tuple[tuple[str, str], ...], at: str) -> _Facts:
     """One statement for a run of events: each report takes its latest fact of the run (by
     ``at``, then by its place in the run), and only if newer than the one it has. Arrays,
     one per column (``report_id`` first), so the text is the same whatever the run's length."""
-    names = [name for name, _ in columns]
+    names = tuple(name for name, _ in columns)
     arrays = ", ".join(f"CAST(:{name} AS {pg_type}[])" for name, pg_type in columns)
     updates = ", ".join(f"{name} = latest.{name}" for name in names[1:])
-    return sa.text(f"""
+    return _Facts(sa.text(f"""
         UPDATE reports SET {updates}
         FROM (SELECT DISTINCT ON (report_id) {", ".join(names)}
               FROM unnest({arrays}) WITH ORDINALITY AS run({", ".join(names)}, n)
               ORDER BY report_id, {at} DESC, n DESC) AS latest
         WHERE reports.id = latest.report_id
-          AND (reports.{at} IS NULL OR reports.{at} <= latest.{at})""")
+          AND (reports.{at} IS NULL OR reports.{at} <= latest.{at})"""), names)
 
 
 _ROUTINGS = _latest_facts((("report_id", "uuid"), ("case_id", "uuid"), ("queue", "text"),
@@ -183,24 +188,22 @@ _NOTIFIED = _latest_facts((("report_id", "uuid"), ("notified_at", "timestamptz")
                           at="notified_at")
 
 
-async def _record(session: AsyncSession, statement: sa.TextClause,
-                  names: tuple[str, ...], rows: list[tuple]) -> int:
+async def _record(session: AsyncSession, facts: _Facts, rows: list[tuple]) -> int:
     if not rows:
         return 0
-    result = await session.execute(statement, dict(zip(names, map(list, zip(*rows)))))
-    return result.rowcount
+    columns = map(list, zip(*rows))
+    return (await session.execute(facts.statement, dict(zip(facts.names, columns)))).rowcount
 
 
 async def record_routings(session: AsyncSession, routings: list[CaseRoutedV1]) -> int:
     """Each report named by these events (a run, in order) as routed by the latest of them."""
-    return await _record(session, _ROUTINGS, ("report_id", "case_id", "queue", "routed_at"), [
+    return await _record(session, _ROUTINGS, [
         (report_id, routed.case_id, routed.queue, routed.routed_at)
         for routed in routings for report_id in routed.report_ids])
 
 
 async def record_decisions(session: AsyncSession, decisions: list[DecisionRecordedV1]) -> int:
-    return await _record(session, _DECISIONS,
-                         ("report_id", "decision_id", "action", "decided_at"), [
+    return await _record(session, _DECISIONS, [
         (report_id, d.decision_id, d.action, d.decided_at)
         for d in decisions for report_id in d.report_ids])
 
@@ -217,6 +220,6 @@ def tells_the_outcome(delivered: NotificationDeliveredV1) -> bool:
 
 async def record_notifications(session: AsyncSession,
                                deliveries: list[NotificationDeliveredV1]) -> int:
-    return await _record(session, _NOTIFIED, ("report_id", "notified_at"), [
+    return await _record(session, _NOTIFIED, [
         (report_id, d.finished_at)
         for d in deliveries if tells_the_outcome(d) for report_id in d.report_ids])

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from warden.notify.domain import EndpointKind, wants
 from warden.notify.models import Endpoint
 from warden.notify.notices import Audience
-from warden.notify.persistence.scope import once_per_transaction
+from warden.shared.db import once_per_transaction
 from warden.shared.errors import Conflict
 
 CONFIGURED_ENDPOINT = "configured"
