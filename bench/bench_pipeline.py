@@ -104,6 +104,17 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
+def _cpu(procs: dict[str, lib.Proc], receiver: lib.Proc) -> dict[str, float]:
+    """CPU seconds so far of each service, the webhook receiver, the broker and PostgreSQL."""
+    return {**{s: p.cpu_seconds() for s, p in procs.items()},
+            "receiver": receiver.cpu_seconds(), **lib.infrastructure_cpu_seconds()}
+
+
+def _per_report(now: dict[str, float], before: dict[str, float],
+                reports: int) -> dict[str, float]:
+    return {name: (now[name] - before[name]) / max(1, reports) * 1000 for name in now}
+
+
 async def main() -> dict:
     from warden.shared.contracts import topics
 
@@ -128,7 +139,7 @@ async def main() -> dict:
         await wait_routed(routing_url, await lib.scalar(databases["intake"][1],
                                                         "SELECT count(*) FROM reports"))
         before_reports = await lib.scalar(databases["intake"][1], "SELECT count(*) FROM reports")
-        cpu_before = {s: p.cpu_seconds() for s, p in procs.items()}
+        cpu_before = _cpu(procs, receiver)
         started = time.monotonic()
         sustained = await asyncio.to_thread(lib.wrk, intake.url, connections=CONNECTIONS,
                                             seconds=SUSTAINED_S, headers=auth)
@@ -140,8 +151,7 @@ async def main() -> dict:
         await asyncio.sleep(2)  # nothing more may arrive: routed must still equal stored
         stored = await lib.scalar(databases["intake"][1], "SELECT count(*) FROM reports")
         routed = await routed_count(routing_url)
-        cpu = {s: (p.cpu_seconds() - cpu_before[s]) / max(1, accepted) * 1000
-               for s, p in procs.items()}
+        cpu = _per_report(_cpu(procs, receiver), cpu_before, accepted)
         print(f"  sustained: {accepted} reports accepted in {sustained.seconds:.0f} s "
               f"({sustained.rate:.0f}/s at intake), all routed after {finished - started:.0f} s: "
               f"{accepted / (finished - started):.0f} reports/s end to end; CPU ms/report "
@@ -150,8 +160,7 @@ async def main() -> dict:
         # what every process spent until the last receipt was delivered, not the CPU share
         # it had while the load lasted (a saturated process shows its share, whatever its cost).
         notified = await wait_notified(databases["notify"][1], stored)
-        drained = {s: (p.cpu_seconds() - cpu_before[s]) / max(1, accepted) * 1000
-                   for s, p in procs.items()}
+        drained = _per_report(_cpu(procs, receiver), cpu_before, accepted)
         print(f"  every receipt delivered {notified - started:.0f} s after the start; CPU "
               "ms/report until then " + ", ".join(f"{s} {v:.2f}" for s, v in drained.items()))
         figures.update({

@@ -158,6 +158,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def infrastructure_cpu_seconds() -> dict[str, float]:
+    """CPU used so far by the Kafka broker and by PostgreSQL (every backend, and the backends
+    that exited, which the postmaster reaped), for a process's share of a run."""
+    used = {"kafka": 0.0, "postgres": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if any(arg == b"kafka.Kafka" for arg in argv):
+            used["kafka"] += (int(fields[11]) + int(fields[12])) / tick
+        elif argv[0].endswith(b"/postgres") or argv[0].startswith(b"postgres:"):
+            reaped = int(fields[13]) + int(fields[14]) if argv[0].endswith(b"/postgres") else 0
+            used["postgres"] += (int(fields[11]) + int(fields[12]) + reaped) / tick
+    return used
+
+
 def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -14,7 +14,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 
 from tests.support.apps import eventually
-from tests.support.kafka import produce, produce_event, read_events, read_records
+from tests.support.kafka import (
+    produce,
+    produce_event,
+    produce_events,
+    read_events,
+    read_records,
+)
 from warden.decision.app import MIGRATIONS
 from warden.decision.settings import DecisionSettings
 from warden.shared.bus.consumer import runner as consumer_module
@@ -285,6 +291,43 @@ async def test_a_backlog_is_handled_in_few_transactions_and_in_order(env, infra)
     effects = await _effects_with_transactions(engine)
     assert [event_id for event_id, _ in effects] == [e.id for e in events]
     assert len({tx for _, tx in effects}) < len(events) / 4  # batched, not one commit each
+
+
+async def test_events_the_handler_does_not_want_are_settled_without_touching_the_database(
+        env, infra):
+    """``wants`` says which payloads a handler acts on: the others are committed past, with no
+    transaction and no inbox row, and the wanted ones are handled once each, in order, in
+    runs, even when the unwanted ones sit between them and last in the partition."""
+    settings, engine, sessions, producer = env
+    topic = settings.topic(topics.CASES_SLA)
+    await _effects_table(engine)
+    events = [new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=CaseSlaV1(
+        **{**sla_payload().model_dump(), "state": "overdue" if n % 3 == 0 else "at_risk"}))
+        for n in range(12)]
+    await produce_events(infra.kafka, topic, events, key="s")
+    wanted = [e.id for e in events if e.payload().state == "overdue"]
+    handled_runs: list[int] = []
+
+    async def record_run(session, deliveries: list[Delivery]) -> None:
+        handled_runs.append(len(deliveries))
+        for delivery in deliveries:
+            await _record_effect(delivery)
+
+    runner = ConsumerRunner(name="wants", topics=[topics.CASES_SLA], handlers={},
+                            batch_handlers={CASE_SLA_V1: record_run},
+                            wants={CASE_SLA_V1: lambda sla: sla.state == "overdue"},
+                            settings=settings, sessions=sessions, producer=producer)
+    await runner.start()
+    try:
+        await _wait_committed(infra, runner, topic, len(events))
+    finally:
+        await runner.stop()
+    assert await _effects(engine) == wanted
+    async with engine.connect() as conn:
+        inbox = set((await conn.scalars(sa.text(
+            "SELECT event_id FROM inbox WHERE consumer = :c"), {"c": runner.consumer_id})).all())
+    assert inbox == set(wanted)
+    assert sum(handled_runs) == len(wanted) and len(handled_runs) < len(wanted)
 
 
 async def test_one_failing_record_in_a_batch_costs_the_others_nothing(env, infra):

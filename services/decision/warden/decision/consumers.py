@@ -20,6 +20,7 @@ from warden.shared.contracts.events import (
     CASE_ROUTED_V1,
     DECISION_RECORDED_V2,
     NOTIFICATION_DELIVERED_V1,
+    NotificationDeliveredV1,
 )
 
 CONTEXT = "decision"
@@ -50,13 +51,19 @@ def handlers(ctx: DecisionContext):
     return on_cases_routed
 
 
+def tells_a_decision(delivered: NotificationDeliveredV1) -> bool:
+    """A delivered notice of a decision (v2: the statement of reasons): the only kind that
+    starts an appeal window. Receipts and failed deliveries are none of decision's business."""
+    return (delivered.status == "delivered" and delivered.decision_id is not None
+            and delivered.source_event_type == DECISION_RECORDED_V2)
+
+
 async def on_notifications_delivered(session: AsyncSession,
                                      deliveries: list[Delivery]) -> None:
     """The appeal window runs from when the affected party was first told (a run at once)."""
     await persistence.mark_notified(session, [
         (d.payload.decision_id, d.payload.finished_at) for d in deliveries
-        if d.payload.status == "delivered" and d.payload.decision_id is not None
-        and d.payload.source_event_type == DECISION_RECORDED_V2])
+        if tells_a_decision(d.payload)])
 
 
 async def wire(runtime: Runtime) -> None:
@@ -71,6 +78,7 @@ async def wire(runtime: Runtime) -> None:
         "cases", [topics.CASES_ROUTED], {}, batch_handlers={CASE_ROUTED_V1: handlers(ctx)}))
     runtime.consumers.append(runtime.consumer(
         "notifications", [topics.NOTIFICATIONS_DELIVERED], {},
-        batch_handlers={NOTIFICATION_DELIVERED_V1: on_notifications_delivered}))
+        batch_handlers={NOTIFICATION_DELIVERED_V1: on_notifications_delivered},
+        wants={NOTIFICATION_DELIVERED_V1: tells_a_decision}))
     runtime.workers.append(ApprovalExpiry(ctx, runtime.sessions,
                                           settings.approval_sweep_interval_s))

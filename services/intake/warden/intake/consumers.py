@@ -200,4 +200,5 @@ def wire(runtime: Runtime) -> None:
         {}, batch_handlers={CASE_ROUTED_V1: on_cases_routed,
                             DECISION_RECORDED_V1: on_decisions_recorded,
                             DECISION_RECORDED_V2: on_decisions_recorded,
-                            NOTIFICATION_DELIVERED_V1: on_notifications_delivered}))
+                            NOTIFICATION_DELIVERED_V1: on_notifications_delivered},
+        wants={NOTIFICATION_DELIVERED_V1: persistence.tells_the_outcome}))

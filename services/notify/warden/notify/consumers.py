@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from warden.notify import persistence
 from warden.notify.delivery import DeliveryWorker
 from warden.notify.domain import DEFAULT_EVENT_TYPES, EndpointKind
-from warden.notify.notices import Audience
+from warden.notify.notices import Audience, may_owe_an_authority_receipt
 from warden.notify.service import NotifyService
 from warden.notify.settings import NotifySettings
 from warden.notify.templates import TemplateCatalogue
@@ -58,7 +58,8 @@ async def wire(runtime: Runtime) -> None:
     # Its own consumer: an authority's receipt never waits behind a backlog of reports.
     runtime.consumers.append(runtime.consumer(
         "cases", [topics.CASES_ROUTED], {},
-        batch_handlers={CASE_ROUTED_V1: service.on_cases_routed}))
+        batch_handlers={CASE_ROUTED_V1: service.on_cases_routed},
+        wants={CASE_ROUTED_V1: may_owe_an_authority_receipt}))
     runtime.consumers.append(runtime.consumer(
         "decisions", [topics.DECISIONS_RECORDED], {},
         batch_handlers={event_type: service.on_decisions

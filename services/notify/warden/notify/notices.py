@@ -139,6 +139,13 @@ def reporter_receipt(report: ReportFacts, *, subject_url: str | None) -> Notice 
                  "subject_id": report.subject_id, "subject_url": subject_url})
 
 
+def may_owe_an_authority_receipt(case: Any) -> bool:
+    """Whether routing this case (a ``CaseRoutedV1``) can owe anyone a receipt: only a case
+    holding an order can, or an older event that does not list its channels. Notify keeps a
+    report's routing for the authority's receipt alone."""
+    return not case.channels or Channel.REGULATOR in case.channels
+
+
 def authority_receipt(report: ReportFacts) -> Notice | None:
     """An order's receipt, once the report is both known and routed (either may come first)."""
     if report.channel != Channel.REGULATOR or report.routed_at is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -42,6 +43,8 @@ from warden.shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
+Wanted = Callable[[Any], bool]
+
 
 class _Outage(Exception):
     """The database or Kafka is unreachable: wait and retry, never dead-letter."""
@@ -64,6 +67,11 @@ class ConsumerRunner:
     parse: Parser = parse_cloudevent
     max_records: int = 1000  # per fetch, across partitions (runs are cut at consumer_batch_size)
     batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
+    # Per event type, which payloads the handler acts on at all: the others are settled as
+    # ignored before any transaction (no inbox row, no statement), since handling them would
+    # change nothing. Pure predicates; one that raises sends its record down the one-by-one
+    # path like a record that does not parse.
+    wants: dict[str, Wanted] = field(default_factory=dict)
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
     _task: asyncio.Task | None = field(default=None, init=False)
 
@@ -143,12 +151,18 @@ class ConsumerRunner:
         run: list[Incoming] = []
         for record in records:
             try:
-                run.append(self.prepare(record))
+                message = self.prepare(record)
+                wanted = self._wanted(message)
             except Exception:  # noqa: BLE001 - the one-by-one path classifies it
                 await self._settle_together(run)
                 run = []
                 await self._process_until_settled(record)
                 continue
+            if not wanted:
+                EVENTS_CONSUMED.labels(self.settings.service_name, record.topic,
+                                       self._ignored(message)).inc()
+                continue
+            run.append(message)
             if len(run) >= self.settings.consumer_batch_size:
                 await self._settle_together(run)
                 run = []
@@ -262,7 +276,7 @@ class ConsumerRunner:
     async def process(self, record: ConsumerRecord) -> str:
         """One attempt. Returns the outcome: processed, duplicate or ignored."""
         message = self.prepare(record)
-        if not self._handled(message.type):
+        if not self._handled(message.type) or not self._wanted(message):
             return self._ignored(message)
         try:
             async with self.sessions() as session, session.begin():
@@ -271,6 +285,11 @@ class ConsumerRunner:
             if _is_outage(exc):
                 raise _Outage() from exc
             raise
+
+    def _wanted(self, message: Incoming) -> bool:
+        """False for a handled event whose payload its handler would do nothing with."""
+        wants = self.wants.get(message.type)
+        return wants is None or wants(message.payload)
 
     def _handled(self, event_type: str) -> bool:
         return event_type in self.handlers or event_type in self.batch_handlers
