@@ -13,8 +13,8 @@ from warden.intake.access import ALL_SCOPES
 from warden.intake.fast_submit import FastSubmit
 from warden.intake.middleware import BodyGuard
 from warden.intake.routes import invalid_input, router
-from warden.intake.service import RAW_POOL
 from warden.intake.settings import IntakeSettings
+from warden.intake.submissions import SUBMISSIONS, Submissions
 from warden.shared.apikeys.gate import install_api_keys
 from warden.shared.app import Runtime, create_service_app
 from warden.shared.db import RawPool
@@ -48,10 +48,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
 async def wire(runtime: Runtime) -> None:
     await install_api_keys(runtime, ALL_SCOPES)
-    # POST /v1/reports inserts through plain asyncpg (see service.accept_one).
-    pool = RawPool(runtime.settings.database_url, runtime.settings.db_pool_size)
-    runtime.extras[RAW_POOL] = pool
-    runtime.workers.append(pool)
+    # POST /v1/reports inserts through plain asyncpg, concurrent submissions in one statement
+    # (see submissions.py).
+    settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
+    submissions = Submissions(RawPool(settings.database_url, settings.db_pool_size),
+                              batch_size=settings.submit_batch_size,
+                              in_flight=settings.submit_in_flight)
+    runtime.extras[SUBMISSIONS] = submissions
+    runtime.workers.append(submissions)
     consumers.wire(runtime)
 
 

@@ -28,7 +28,8 @@ from pydantic_core import PydanticUndefined
 from starlette.datastructures import Headers
 
 from warden.intake.routes import REPLAYED_HEADER, ReportOut, invalid_input, router
-from warden.intake.service import RAW_POOL, accept_one
+from warden.intake.service import accept_one
+from warden.intake.submissions import SUBMISSIONS
 from warden.shared.apikeys.gate import API_KEY_HEADER, GATE, admitted, peer_of
 from warden.shared.clock import utcnow
 from warden.shared.problems import document_response, exception_problem
@@ -88,7 +89,7 @@ async def _submit(scope, receive, route: APIRoute) -> tuple[int, list, bytes]:
                                                      embed_body_fields=False)
     if errors or body_errors:
         raise _Invalid([*errors, *body_errors])
-    outcome = await accept_one(runtime.extras[RAW_POOL], runtime.sessions, runtime.outbox,
+    outcome = await accept_one(runtime.extras[SUBMISSIONS], runtime.sessions, runtime.outbox,
                                client, values["report"],
                                idempotency_key=params.get("idempotency_key"),
                                received_at=utcnow())

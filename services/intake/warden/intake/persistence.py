@@ -16,7 +16,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.intake.models import Report
-from warden.shared.bus.outbox import stage_from
+from warden.shared.bus.outbox import KEY_LOCK_SPACE, stage_from
 from warden.shared.contracts.events import (
     DECISION_RECORDED_V1,
     DECISION_RECORDED_V2,
@@ -133,6 +133,63 @@ async def insert_report_raw(connection: asyncpg.Connection, row: NewReport,
     if inserted != staged:
         raise AssertionError("a report was stored without its event")  # cannot happen: one CTE
     return inserted == 1
+
+
+# Many reports in one statement (the group commit of concurrent submissions): the same
+# insert-unless-known and the same staging as ``_INSERT_WITH_EVENT``, for arrays of values.
+# The keys' locks come first, all of them, in the order of their lock ids (as
+# ``Outbox.stage_many`` takes them), so two such statements never wait for each other in a
+# circle; then the reports and their events, in the order given (``seq`` follows it, so one
+# subject's events keep their order within the statement too).
+_REPORT_COLUMNS = (("id", "uuid"), ("client_id", "uuid"), ("channel", "text"),
+                   ("external_id", "text"), ("idempotency_key", "text"),
+                   ("request_fingerprint", "text"), ("subject_id", "text"),
+                   ("received_at", "timestamptz"), ("normalized", "jsonb"))
+_EVENT_COLUMNS = (("event_id", "text"), ("topic", "text"), ("key", "text"),
+                  ("value", "bytea"), ("headers", "jsonb"))
+_arrays = [*_REPORT_COLUMNS, *[(f"event_{c}", t) for c, t in _EVENT_COLUMNS]]
+_INSERT_MANY_SQL = f"""
+    WITH locked AS (
+        SELECT count(*) FROM (
+            SELECT pg_advisory_xact_lock({KEY_LOCK_SPACE}, h) FROM (
+                SELECT DISTINCT hashtext(k) AS h
+                FROM unnest(${[c for c, _ in _arrays].index("event_key") + 1}::text[]) AS k
+                ORDER BY h OFFSET 0) AS ordered) AS each_key),
+    input AS (
+        SELECT given.* FROM locked, unnest({", ".join(
+            f"${n}::{t}[]" for n, (_, t) in enumerate(_arrays, start=1))})
+            WITH ORDINALITY AS given({", ".join(c for c, _ in _arrays)}, n)),
+    new_report AS (
+        INSERT INTO reports ({", ".join(c for c, _ in _REPORT_COLUMNS)})
+        SELECT {", ".join(c for c, _ in _REPORT_COLUMNS)} FROM input ORDER BY n
+        ON CONFLICT DO NOTHING RETURNING id),
+    staged AS (
+        INSERT INTO outbox ({", ".join(c for c, _ in _EVENT_COLUMNS)})
+        SELECT {", ".join(f"event_{c}" for c, _ in _EVENT_COLUMNS)} FROM input
+        WHERE id IN (SELECT id FROM new_report) ORDER BY n
+        RETURNING seq)
+    SELECT (SELECT array_agg(id) FROM new_report) AS inserted,
+           (SELECT count(*) FROM staged) AS staged"""
+
+
+async def insert_reports_raw(connection: asyncpg.Connection,
+                             items: list[tuple[NewReport, dict[str, Any]]]) -> set[uuid.UUID]:
+    """:func:`insert_report_raw` for many reports in one autocommitted statement: the ids of
+    those inserted (with their events staged); the others were known already."""
+    columns: list[list[Any]] = [[] for _ in _arrays]
+    for row, event in items:
+        values = [getattr(row, c) for c, _ in _REPORT_COLUMNS]
+        values += [event[c] for c, _ in _EVENT_COLUMNS]
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    for name in ("normalized", "event_headers"):
+        index = [c for c, _ in _arrays].index(name)
+        columns[index] = [v if isinstance(v, str) else json.dumps(v) for v in columns[index]]
+    inserted, staged = await connection.fetchrow(_INSERT_MANY_SQL, *columns)
+    inserted = set(inserted or ())
+    if len(inserted) != staged:
+        raise AssertionError("a report was stored without its event")  # cannot happen
+    return inserted
 
 
 async def find_by_idempotency_key(session: AsyncSession, client_id: uuid.UUID,

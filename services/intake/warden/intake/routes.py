@@ -22,7 +22,8 @@ from warden.intake.domain import ReportStatus, problems_of, report_status
 from warden.intake.examples import openapi_examples
 from warden.intake.models import Report
 from warden.intake.persistence import NewReport
-from warden.intake.service import RAW_POOL, accept_batch, accept_one
+from warden.intake.service import accept_batch, accept_one
+from warden.intake.submissions import SUBMISSIONS
 from warden.shared.clock import utcnow
 from warden.shared.apikeys.gate import CurrentClient
 from warden.shared.contracts.events import Channel, ReportNormalizedV1
@@ -142,7 +143,7 @@ _SUBMIT_ERRORS = problem_responses(401, 403, 413, 415, 422, 429, 503)
 async def submit_report(report: Annotated[ReportRequest, Body(openapi_examples=EXAMPLES)],
                         client: CurrentClient, rt: RuntimeDep,
                         idempotency_key: IdempotencyKey = None) -> Response:
-    outcome = await accept_one(rt.extras[RAW_POOL], rt.sessions, rt.outbox, client, report,
+    outcome = await accept_one(rt.extras[SUBMISSIONS], rt.sessions, rt.outbox, client, report,
                                idempotency_key=idempotency_key, received_at=utcnow())
     # Encoded once, by pydantic, from the canonical report at hand (not re-read or re-validated).
     body = ReportOut.of(outcome.report, duplicate=outcome.duplicate,

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-import asyncpg
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -25,13 +24,13 @@ from warden.intake.access import ClientIdentity, require_submit
 from warden.intake.channels import REPORT_ADAPTER, ChannelReport
 from warden.intake.domain import fingerprint, normalize, problems_of
 from warden.intake.models import Report
+from warden.intake.submissions import Submissions
 from warden.shared.bus.outbox import Outbox
 from warden.shared.contracts.events import REPORT_NORMALIZED_V1, ReportNormalizedV1
-from warden.shared.db import RETRYABLE_SQLSTATES, RawPool, sqlstate_of
+from warden.shared.db import RETRYABLE_SQLSTATES, sqlstate_of
 from warden.shared.errors import Forbidden, InvalidInput, TransientError
 
 T = TypeVar("T")
-RAW_POOL = "intake_raw_pool"  # key of the service's RawPool in ``runtime.extras``
 # Deadlock and serialization failure: two batches inserting overlapping reports in
 # different orders. Retrying the whole transaction is safe (nothing was committed).
 
@@ -76,24 +75,15 @@ async def accept(session: AsyncSession, outbox: Outbox, client: ClientIdentity,
     return Outcome(await _first_report(session, client, row), duplicate=True)
 
 
-async def accept_one(pool: RawPool, sessions: async_sessionmaker[AsyncSession],
+async def accept_one(submissions: Submissions, sessions: async_sessionmaker[AsyncSession],
                      outbox: Outbox, client: ClientIdentity, request: ChannelReport, *,
-                     idempotency_key: str | None, received_at: datetime,
-                     attempts: int = 3) -> Outcome:
+                     idempotency_key: str | None, received_at: datetime) -> Outcome:
     """``accept`` for ``POST /v1/reports``: the same statement, on a plain asyncpg connection
-    (one round trip, committed when it returns); a resend reads its first report through a
-    session as before. Retried like ``in_transaction`` when PostgreSQL broke a deadlock."""
+    and shared with the submissions arriving at the same time (``submissions``: committed
+    when it returns); a resend reads its first report through a session as before."""
     normalized, row, event = _prepare(outbox, client, request, idempotency_key=idempotency_key,
                                       received_at=received_at, location="body", encoded=True)
-    for attempt in range(1, attempts + 1):
-        try:
-            async with pool.acquire() as connection:
-                inserted = await persistence.insert_report_raw(connection, row, event)
-            break
-        except asyncpg.PostgresError as exc:
-            if exc.sqlstate not in RETRYABLE_SQLSTATES or attempt == attempts:
-                raise
-    if inserted:
+    if await submissions.insert(row, event):
         outbox.wake.committed()
         return Outcome(row, duplicate=False, normalized=normalized)
     async with sessions() as session:

@@ -24,3 +24,10 @@ class IntakeSettings(ApiKeySettings):
     fast_submit: bool = Field(True, description=(
         "serve POST /v1/reports by the lean ASGI handler (fast_submit.py); false: through "
         "the FastAPI route, with the same answers"))
+    # Group commit of POST /v1/reports (submissions.py): statements under way at once, and
+    # the most reports one of them carries. An idle service sends each report alone.
+    submit_in_flight: int = Field(4, ge=1, description=(
+        "statements of concurrent single submissions under way at once (each on its own "
+        "connection, at most db_pool_size)"))
+    submit_batch_size: int = Field(64, ge=1, description=(
+        "the most concurrent single submissions stored by one statement"))
