@@ -352,6 +352,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+KEEP_ALIVE_S = 4.0  # below uvicorn's keep-alive timeout
+
+
 async def open_loop(host: str, port: int, *, rate: float, seconds: float,
                     headers: dict[str, str], max_connections: int = 256) -> OpenLoopResult:
     """Fixed-rate load that does not wait for answers: request *i* is due at ``i / rate``
@@ -364,7 +367,7 @@ async def open_loop(host: str, port: int, *, rate: float, seconds: float,
     template = report_template()
     run = uuid.uuid4().hex[:10]
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []  # last used
     opened = 0
     slots = asyncio.Semaphore(max_connections)
     latencies: list[float] = []
@@ -381,8 +384,12 @@ async def open_loop(host: str, port: int, *, rate: float, seconds: float,
                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
                    f"{head}\r\n").encode() + body
         async with slots:
+            # A connection idle for longer than the server keeps one open (uvicorn: 5 s) may
+            # be closed under our feet: such a request would fail without reaching the server.
+            while idle and loop.time() - idle[-1][2] > KEEP_ALIVE_S:
+                idle.pop()[1].close()
             if idle:
-                reader, writer = idle.pop()
+                reader, writer, _ = idle.pop()
             else:
                 reader, writer = await asyncio.open_connection(host, port)
                 opened += 1
@@ -402,7 +409,7 @@ async def open_loop(host: str, port: int, *, rate: float, seconds: float,
                     sent_at[report_id] = time.time() - (done - due)
                 else:
                     failures += 1
-                idle.append((reader, writer))
+                idle.append((reader, writer, loop.time()))
             except (OSError, asyncio.IncompleteReadError, IndexError):
                 failures += 1
                 writer.close()
@@ -420,7 +427,7 @@ async def open_loop(host: str, port: int, *, rate: float, seconds: float,
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
     elapsed = loop.time() - start
-    for _, writer in idle:
+    for _, writer, _ in idle:
         writer.close()
     return OpenLoopResult(offered_rate=rate, sent=total, ok=len(latencies), seconds=elapsed,
                           latencies_ms=latencies, generator_cpu_s=time.process_time() - cpu_before,

@@ -61,6 +61,19 @@ _LOCK_KEYS = sa.text(
     "SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k "
     "ORDER BY h OFFSET 0) AS ordered) AS locked").bindparams(space=KEY_LOCK_SPACE)
 _INSERT = _outbox.insert()
+# The relay's statements, built once. The published rows by an IN list, not an array: a
+# prepared ``seq = ANY($1)`` gets a generic plan after five runs, and one planned while the
+# outbox was nearly empty (a new database) scans the whole table at every batch until the
+# next ANALYZE; the IN lists of each length are planned for the table as it then is.
+_TRY_RELAY_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))
+_UNPUBLISHED = (sa.select(_outbox.c.seq, _outbox.c.topic, _outbox.c.key, _outbox.c.value,
+                          _outbox.c.headers)
+                .where(_outbox.c.published_at.is_(None))
+                .order_by(_outbox.c.seq)
+                .limit(sa.bindparam("limit")))
+_MARK_PUBLISHED = (sa.update(_outbox)
+                   .where(_outbox.c.seq.in_(sa.bindparam("seqs", expanding=True)))
+                   .values(published_at=sa.func.now()))
 
 
 def kafka_headers(event: CloudEvent) -> dict[str, str]:
@@ -251,16 +264,10 @@ class OutboxRelay:
         acknowledged is always a prefix of that key's rows.
         """
         async with self._engine.begin() as conn:
-            locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
-            if not locked:
+            if not await conn.scalar(_TRY_RELAY_LOCK):
                 return 0
-            rows = (await conn.execute(
-                sa.select(_outbox.c.seq, _outbox.c.topic, _outbox.c.key, _outbox.c.value,
-                          _outbox.c.headers)
-                .where(_outbox.c.published_at.is_(None))
-                .order_by(_outbox.c.seq)
-                .limit(self._settings.outbox_batch_size)
-            )).all()
+            rows = (await conn.execute(_UNPUBLISHED,
+                                       {"limit": self._settings.outbox_batch_size})).all()
             if not rows:
                 return 0
             self._sending_since = asyncio.get_running_loop().time()
@@ -274,9 +281,7 @@ class OutboxRelay:
             acknowledged = [row for row, failure in zip(rows, outcomes, strict=True)
                             if failure is None]
             if acknowledged:
-                await conn.execute(
-                    sa.update(_outbox).where(_outbox.c.seq.in_([r.seq for r in acknowledged]))
-                    .values(published_at=sa.func.now()))
+                await conn.execute(_MARK_PUBLISHED, {"seqs": [r.seq for r in acknowledged]})
         for row in acknowledged:
             EVENTS_PUBLISHED.labels(self._settings.service_name, row.topic).inc()
         failures = [failure for failure in outcomes if failure is not None]
