@@ -148,3 +148,16 @@ def test_routes_reach_the_runtime_and_what_it_holds():
             return (await client.get("/probe")).json()
 
     assert asyncio.run(call()) == {"runtime": "FakeRuntime", "context": "the service's context"}
+
+
+def test_a_connection_left_mid_operation_counts_as_the_database_being_unreachable():
+    """Seen once during a PostgreSQL restart: the client's protocol still busy. A 503 the
+    client retries, not a 500 (nor a dead letter for a consumer)."""
+    import asyncpg
+
+    from warden.shared.db import is_database_unreachable
+
+    assert is_database_unreachable(asyncpg.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"))
+    assert is_database_unreachable(asyncpg.InterfaceError("connection is closed"))
+    assert not is_database_unreachable(asyncpg.DivisionByZeroError("division by zero"))

@@ -36,6 +36,11 @@ def is_database_unreachable(exc: BaseException) -> bool:
         return True
     if sqlstate_of(exc) in UNAVAILABLE_SQLSTATES:
         return True
+    if isinstance(getattr(exc, "orig", exc), (asyncpg.InterfaceError,
+                                               asyncpg.InternalClientError)):
+        # The client's side of the connection is not usable (its protocol still busy after
+        # the server went away mid-statement, or closed): not the statement's fault.
+        return True
     return exc.__class__.__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
 
 
@@ -112,11 +117,24 @@ class RawPool:
             pool, self._pool = self._pool, None
             await pool.close()
 
-    def acquire(self):
-        """``async with pool.acquire() as connection``: a connection of the pool."""
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        """``async with pool.acquire() as connection``: a connection of the pool.
+
+        A connection whose use ended in anything but an ordinary statement error (the server
+        going away, a lost socket, a cancelled call) is closed, not pooled again: without the
+        reset query nothing else would notice that its protocol is still mid-operation, and
+        the next statement on it would fail with "another operation is in progress" (seen
+        once during a PostgreSQL restart, as a 500)."""
         if self._pool is None:
             raise RuntimeError("the raw pool is not started")
-        return self._pool.acquire()
+        async with self._pool.acquire() as connection:
+            try:
+                yield connection
+            except BaseException as exc:
+                if not isinstance(exc, asyncpg.PostgresError) or is_database_unreachable(exc):
+                    connection.terminate()
+                raise
 
 
 async def _no_session_state(connection: asyncpg.Connection) -> None:
