@@ -117,23 +117,33 @@ class ConsumerRunner:
                 log.warning("consumer_fetch_failed", consumer=self.consumer_id, error=repr(exc))
                 await asyncio.sleep(1)
                 continue
+            # One commit for the fetch, once all its partitions are settled: a request to the
+            # group coordinator per fetch, not per partition (a crash in between re-reads what
+            # was handled, and the inbox makes that harmless).
+            offsets = {}
             for tp, records in batches.items():
                 await self._settle_all(records)
-                await self._commit(tp, records[-1].offset + 1)
+                offsets[tp] = records[-1].offset + 1
                 self._observe_lag(tp, records[-1].offset)
+            if offsets:
+                await self._commit(offsets)
 
-    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None
         for attempt in range(1, 1000):
             try:
-                await self._consumer.commit({tp: offset})
+                await self._consumer.commit(offsets)
                 BROKER_LOSS.recovered()
                 return
             except KafkaError as exc:
-                # A rebalance may have moved the partition away: its new owner re-reads
-                # from the last commit and the inbox makes the re-read harmless.
-                if not self._consumer.assignment() or tp not in self._consumer.assignment():
+                # A rebalance may have moved partitions away: their new owner re-reads from
+                # the last commit and the inbox makes the re-read harmless.
+                kept = self._consumer.assignment()
+                revoked = [tp for tp in offsets if tp not in kept]
+                for tp in revoked:
                     log.info("commit_skipped_partition_revoked", partition=str(tp))
+                offsets = {tp: offset for tp, offset in offsets.items() if tp in kept}
+                if not offsets:
                     return
                 log.warning("commit_failed", error=repr(exc), attempt=attempt)
                 await asyncio.sleep(backoff_delay(attempt, initial=0.2, maximum=5))
