@@ -23,7 +23,7 @@ from tests.support.kafka import (
 )
 from warden.decision.app import MIGRATIONS
 from warden.decision.settings import DecisionSettings
-from warden.shared.bus.consumer import runner as consumer_module
+from warden.shared.bus.consumer import records as consumer_module
 from warden.shared.bus.consumer import ConsumerRunner, Delivery
 from warden.shared.bus.dlq import letter_filter, replay_dead_letters
 from warden.shared.bus.kafka import Publisher, create_producer, ensure_topics
