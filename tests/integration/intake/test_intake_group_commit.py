@@ -25,6 +25,7 @@ from warden.intake.access import ALL_SCOPES
 from warden.intake.app import MIGRATIONS, create_app
 from warden.intake.examples import example
 from warden.shared.apikeys.store import create_client
+from warden.shared.bus.outbox import KEY_LOCK_SPACE
 from warden.shared.contracts import topics
 from warden.shared.contracts.events import REPORT_NORMALIZED_V1
 from warden.shared.db import asyncpg_dsn, create_engine, session_factory
@@ -36,6 +37,10 @@ def report_on(subject_id: str) -> dict:
     body = example("user")
     body["content"]["id"] = subject_id
     return body
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 def statements_so_far() -> tuple[float, float]:
@@ -83,8 +88,8 @@ async def test_concurrent_submissions_share_statements_and_each_is_stored_once(i
 
 async def test_a_report_postgresql_refuses_costs_the_others_of_its_statement_nothing(
         infra, make_database, topic_prefix):
-    """One statement at a time (``submit_in_flight=1``): the first report goes alone, the
-    fifteen that arrive meanwhile share the next statement, and one of them is refused (a
+    """One statement at a time (``submit_in_flight=1``): the first report goes alone (held on
+    its subject's key lock until the others queued), the fifteen others share the next one, and one of them is refused (a
     CHECK on its subject's event). That statement is rolled back and its reports are tried
     one by one: the refused one alone fails, the others are stored once each."""
     await create_all_topics(infra.kafka, topic_prefix)
@@ -101,11 +106,28 @@ async def test_a_report_postgresql_refuses_costs_the_others_of_its_statement_not
         async with runtime.engine.begin() as conn:
             await conn.execute(sa.text(
                 f"ALTER TABLE outbox ADD CONSTRAINT refuse_poison CHECK (key <> '{poison}')"))
+        def post(n: int):
+            return asyncio.create_task(http.post("/v1/reports", json=report_on(subjects[n]),
+                                                 headers={"X-API-Key": key,
+                                                          "Idempotency-Key": f"{run}-{n}"}))
+
+        # The first report's statement waits on its subject's key lock, held here, until the
+        # fifteen others have queued behind it: they then share the next statement.
+        holder = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                             KEY_LOCK_SPACE, subjects[0])
         before = statements_so_far()
-        answers = await asyncio.gather(*(http.post(
-            "/v1/reports", json=report_on(s), headers={"X-API-Key": key,
-                                                       "Idempotency-Key": f"{run}-{n}"})
-            for n, s in enumerate(subjects)))
+        first = post(0)
+        await eventually(lambda: _true(statements_so_far()[0] > before[0]),
+                         what="the first statement to start")
+        others = [post(n) for n in range(1, len(subjects))]
+        await eventually(lambda: _true(REGISTRY.get_sample_value(
+            "warden_intake_submissions_waiting") == len(others)), what="the others to queue")
+        await held.rollback()
+        await holder.close()
+        answers = [await first, *await asyncio.gather(*others)]
         statements, reports = (after - b for after, b in zip(statements_so_far(), before))
         counts = await stored(runtime.engine, subjects)
 

@@ -148,17 +148,18 @@ _REPORT_COLUMNS = (("id", "uuid"), ("client_id", "uuid"), ("channel", "text"),
 _EVENT_COLUMNS = (("event_id", "text"), ("topic", "text"), ("key", "text"),
                   ("value", "bytea"), ("headers", "jsonb"))
 _arrays = [*_REPORT_COLUMNS, *[(f"event_{c}", t) for c, t in _EVENT_COLUMNS]]
+_ARRAY_NAMES = [c for c, _ in _arrays]
 _INSERT_MANY_SQL = f"""
     WITH locked AS (
         SELECT count(*) FROM (
             SELECT pg_advisory_xact_lock({KEY_LOCK_SPACE}, h) FROM (
                 SELECT DISTINCT hashtext(k) AS h
-                FROM unnest(${[c for c, _ in _arrays].index("event_key") + 1}::text[]) AS k
+                FROM unnest(${_ARRAY_NAMES.index("event_key") + 1}::text[]) AS k
                 ORDER BY h OFFSET 0) AS ordered) AS each_key),
     input AS (
         SELECT given.* FROM locked, unnest({", ".join(
             f"${n}::{t}[]" for n, (_, t) in enumerate(_arrays, start=1))})
-            WITH ORDINALITY AS given({", ".join(c for c, _ in _arrays)}, n)),
+            WITH ORDINALITY AS given({", ".join(_ARRAY_NAMES)}, n)),
     new_report AS (
         INSERT INTO reports ({", ".join(c for c, _ in _REPORT_COLUMNS)})
         SELECT {", ".join(c for c, _ in _REPORT_COLUMNS)} FROM input ORDER BY n
@@ -172,6 +173,10 @@ _INSERT_MANY_SQL = f"""
            (SELECT count(*) FROM staged) AS staged"""
 
 
+# The arrays bound as JSON text, the same parameters as the single statement's.
+_JSON_ARRAYS = [i for i, name in enumerate(_ARRAY_NAMES) if name in _JSON_PARAMETERS]
+
+
 async def insert_reports_raw(connection: asyncpg.Connection,
                              items: list[tuple[NewReport, dict[str, Any]]]) -> set[uuid.UUID]:
     """:func:`insert_report_raw` for many reports in one autocommitted statement: the ids of
@@ -182,8 +187,7 @@ async def insert_reports_raw(connection: asyncpg.Connection,
         values += [event[c] for c, _ in _EVENT_COLUMNS]
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    for name in ("normalized", "event_headers"):
-        index = [c for c, _ in _arrays].index(name)
+    for index in _JSON_ARRAYS:
         columns[index] = [v if isinstance(v, str) else json.dumps(v) for v in columns[index]]
     inserted, staged = await connection.fetchrow(_INSERT_MANY_SQL, *columns)
     inserted = set(inserted or ())
