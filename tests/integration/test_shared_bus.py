@@ -259,29 +259,32 @@ async def _record_effect_and_transaction(delivery: Delivery) -> None:
         {"id": delivery.event.id})
 
 
-async def _backlog_of(engine, infra, topic: str, count: int) -> list:
+async def _backlog_of(engine, infra, topic: str, count: int,
+                      partitions: tuple[int, ...] = (0,)) -> dict[int, list]:
     """An effects table that records each effect's transaction, and ``count`` events waiting
-    on one partition of ``topic`` before any consumer starts."""
+    on each of these partitions of ``topic`` before any consumer starts (per partition)."""
     async with engine.begin() as conn:
         await conn.execute(sa.text(
             "CREATE TABLE effects (seq serial, event_id text NOT NULL, tx bigint NOT NULL)"))
-    events = [new_event(type=CASE_SLA_V1, source="/test", subject="s", payload=sla_payload())
-              for _ in range(count)]
+    backlog = {p: [new_event(type=CASE_SLA_V1, source="/test", subject=f"s{p}",
+                             payload=sla_payload()) for _ in range(count)] for p in partitions}
     producer = create_producer(infra.kafka, "test-backlog")
     await producer.start()
     try:
-        for event in events:
-            await producer.send(topic, event.to_bytes(), key=b"s")
+        for partition, events in backlog.items():
+            for event in events:
+                await producer.send(topic, event.to_bytes(), key=f"s{partition}".encode(),
+                                    partition=partition)
         await producer.flush()
     finally:
         await producer.stop()
-    return events
+    return backlog
 
 
 async def test_a_backlog_is_handled_in_few_transactions_and_in_order(env, infra):
     settings, engine, sessions, producer = env
     topic = settings.topic(topics.CASES_SLA)
-    events = await _backlog_of(engine, infra, topic, 60)
+    events = (await _backlog_of(engine, infra, topic, 60))[0]
     runner = _runner(settings, sessions, producer, _record_effect_and_transaction)
     await runner.start()
     try:
@@ -291,6 +294,32 @@ async def test_a_backlog_is_handled_in_few_transactions_and_in_order(env, infra)
     effects = await _effects_with_transactions(engine)
     assert [event_id for event_id, _ in effects] == [e.id for e in events]
     assert len({tx for _, tx in effects}) < len(events) / 4  # batched, not one commit each
+
+
+async def test_a_fetch_of_several_partitions_shares_transactions_and_keeps_each_order(
+        env, infra):
+    """The partitions of one fetch are settled in the same runs, one after the other: fewer
+    transactions than partitions with a backlog, and each partition's events in its order."""
+    settings, engine, sessions, producer = env
+    topic = settings.topic(topics.CASES_SLA)
+    backlog = await _backlog_of(engine, infra, topic, 20, partitions=(0, 1, 2))
+    runner = _runner(settings, sessions, producer, _record_effect_and_transaction)
+    await runner.start()
+    try:
+        async def all_handled() -> bool:
+            return len(await _effects_with_transactions(engine)) >= 60
+        await eventually(all_handled, what="the three backlogs")
+    finally:
+        await runner.stop()
+    effects = await _effects_with_transactions(engine)
+    partition_of = {e.id: p for p, events in backlog.items() for e in events}
+    for partition, events in backlog.items():
+        assert [e for e, _ in effects if partition_of[e] == partition] == [e.id for e in events]
+    partitions_per_transaction: dict[int, set[int]] = {}
+    for event_id, tx in effects:
+        partitions_per_transaction.setdefault(tx, set()).add(partition_of[event_id])
+    assert max(map(len, partitions_per_transaction.values())) > 1
+    assert len(partitions_per_transaction) < len(backlog)
 
 
 async def test_events_the_handler_does_not_want_are_settled_without_touching_the_database(
@@ -335,7 +364,7 @@ async def test_one_failing_record_in_a_batch_costs_the_others_nothing(env, infra
     once each, in order, and only the bad one goes to the DLQ."""
     settings, engine, sessions, producer = env
     topic = settings.topic(topics.CASES_SLA)
-    events = await _backlog_of(engine, infra, topic, 20)
+    events = (await _backlog_of(engine, infra, topic, 20))[0]
     poison = events[7]
     attempts = {"poison": 0}
 

@@ -77,7 +77,7 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(5, ge=1)
     consumer_backoff_initial_s: float = 0.2
     consumer_backoff_max_s: float = 5.0
-    # Consecutive records of one partition handled in one database transaction (1: one each).
+    # Consecutive records of a fetch handled in one database transaction (1: one each).
     # A batch that fails is rolled back and its records are handled one by one.
     consumer_batch_size: int = Field(100, ge=1)
     outbox_poll_interval_s: float = 1.0

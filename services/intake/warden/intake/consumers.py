@@ -173,7 +173,7 @@ def raw_report_handler(runtime: Runtime):
     return on_raw_report
 
 
-# Runs of one partition's events, one statement each (see ``persistence._latest_facts``).
+# Runs of one topic's events, one statement each (see ``persistence._latest_facts``).
 
 async def on_cases_routed(session: AsyncSession, deliveries: list[Delivery]) -> None:
     await persistence.record_routings(session, [d.payload for d in deliveries])

@@ -36,7 +36,7 @@ def routing(runtime: Runtime) -> Routing:
 
 def handlers(ctx: Routing):
     async def on_reports_normalized(session: AsyncSession, deliveries: list[Delivery]) -> None:
-        """A run of reports of one partition, routed together (set-based statements)."""
+        """A run of reports (of one fetch), routed together (set-based statements)."""
         await service.route_reports(ctx, session, [d.payload for d in deliveries],
                                     utcnow(), scopes=[d.scope for d in deliveries])
 

@@ -1,6 +1,6 @@
 """Reports in: each report opens a case or joins the open case on its subject and policy area.
 
-A run of reports (consecutive records of one partition, in one transaction) is routed with
+A run of reports (consecutive records of one fetch, in one transaction) is routed with
 set-based statements (``report_store``): a fixed handful per run rather than eight per report.
 The outcome is the one of routing the reports one after another in their order: a subject's
 reports are folded into its case in order, each leaves its own history row and its own

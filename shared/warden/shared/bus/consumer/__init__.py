@@ -10,10 +10,10 @@ Kafka offset committed. Failures are classified once, here:
 * the database or Kafka being unreachable -> retried until they are back (the partition
   waits: sending everything to the DLQ during an outage would be worse).
 
-Throughput: consecutive records of one partition are first tried together in one transaction
-(``consumer_batch_size``), which costs one commit instead of one per record. Each record keeps
-its own inbox row and starts with an empty identity map, so the outcome is the one of handling
-them one after another. If anything in the batch fails, the whole batch is rolled back and
+Throughput: the records of a fetch (its partitions one after the other, each in its order)
+are first tried together in one transaction (``consumer_batch_size`` at most), which costs one
+commit instead of one per record. Each record keeps its own inbox row and starts with an empty
+identity map, so the outcome is the one of handling them one after another. If anything in the batch fails, the whole batch is rolled back and
 its records are handled one by one as above, so the classification never changes.
 
 A handler may instead take a whole run at once (``batch_handlers``: set-based SQL, a few

@@ -12,7 +12,7 @@ from warden.shared.db import InboxRecord
 
 _inbox = InboxRecord.__table__
 _CLAIM_ONE = insert(_inbox).on_conflict_do_nothing().returning(_inbox.c.event_id)
-# A run's event ids (all of one partition, hence one topic) in one statement of one SQL text.
+# A run's event ids (all of one topic) in one statement of one SQL text.
 _run_ids = (sa.func.unnest(sa.bindparam("event_ids", type_=sa.ARRAY(sa.Text)))
             .table_valued("event_id").render_derived())
 _CLAIM_RUN = (
@@ -32,10 +32,10 @@ async def claim_in_inbox(session: AsyncSession, consumer: str, message: Incoming
 
 async def claim_run_in_inbox(session: AsyncSession, consumer: str,
                              messages: list[Incoming]) -> set[str]:
-    """The event ids of a run (one partition) not handled yet, claimed with one statement."""
+    """The event ids of a run (one topic) not handled yet, claimed with one statement."""
     topic = messages[0].record.topic
     event_ids = list(dict.fromkeys(m.event_id for m in messages))
-    assert all(m.record.topic == topic for m in messages), "a run is of one partition"
+    assert all(m.record.topic == topic for m in messages), "a run is of one topic"
     inserted = await session.execute(_CLAIM_RUN, {
         "consumer": consumer, "topic": topic, "event_ids": event_ids})
     return {row[0] for row in inserted}

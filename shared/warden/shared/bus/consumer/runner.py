@@ -101,16 +101,18 @@ class ConsumerRunner(RecordHandling):
                 log.warning("consumer_fetch_failed", consumer=self.consumer_id, error=repr(exc))
                 await asyncio.sleep(1)
                 continue
-            # One commit for the fetch, once all its partitions are settled: a request to the
-            # group coordinator per fetch, not per partition (a crash in between re-reads what
-            # was handled, and the inbox makes that harmless).
+            if not batches:
+                continue
+            # The fetch's partitions settled together (one after the other in the same runs:
+            # each keeps its order), then one commit for the fetch: a transaction and a request
+            # to the group coordinator per fetch, not per partition. A crash in between re-reads
+            # what was handled, and the inbox makes that harmless.
+            await self._settle_all([r for records in batches.values() for r in records])
             offsets = {}
             for tp, records in batches.items():
-                await self._settle_all(records)
                 offsets[tp] = records[-1].offset + 1
                 self._observe_lag(tp, records[-1].offset)
-            if offsets:
-                await self._commit(offsets)
+            await self._commit(offsets)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None
@@ -140,8 +142,9 @@ class ConsumerRunner(RecordHandling):
                 max(0, highwater - last_offset - 1))
 
     async def _settle_all(self, records: list[ConsumerRecord]) -> None:
-        """Settle records of one partition in order: runs of parseable ones together, a record
-        that does not parse alone (it goes to the DLQ without holding the others back)."""
+        """Settle records in order (each partition's records in its order): runs of parseable
+        ones together, a record that does not parse alone (it goes to the DLQ without holding
+        the others back)."""
         run: list[Incoming] = []
         for record in records:
             try:
@@ -197,10 +200,12 @@ class ConsumerRunner(RecordHandling):
         return True
 
     def _groups(self, messages: list[Incoming]) -> Iterator[list[Incoming]]:
-        """Consecutive records of one batch-handled type together; any other record alone."""
+        """Consecutive records of one batch-handled type and topic together; any other record
+        alone."""
         group: list[Incoming] = []
         for message in messages:
             if group and (message.type != group[0].type
+                          or message.record.topic != group[0].record.topic
                           or message.type not in self.batch_handlers):
                 yield group
                 group = []
