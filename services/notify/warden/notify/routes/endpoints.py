@@ -1,102 +1,30 @@
-"""HTTP API for operators: the delivery log, redelivery, and webhook endpoints."""
+"""Webhook, email and Transparency Database endpoints: listing, creating and changing them,
+and rotating a webhook's secret."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from warden.notify import persistence
 from warden.notify.domain import (
     DEFAULT_EVENT_TYPES,
     EndpointKind,
-    NotificationStatus,
-    page_cursor,
-    parse_page_cursor,
-    redelivery,
     validate_audiences,
     validate_endpoint_url,
     validate_event_types,
 )
-from warden.notify.models import DeliveryAttempt, Endpoint, Notification
-from warden.notify.notices import PERSON_AUDIENCES, locale_for
-from warden.notify.service import NotifyService, preview as preview_notices
+from warden.notify.models import Endpoint
+from warden.notify.notices import PERSON_AUDIENCES
+from warden.notify.routes.common import Operator, new_router
 from warden.notify.signing import InvalidSecret, generate_secret, secret_key
-from warden.shared.auth import Reviewer, operator_from_request
-from warden.shared.contracts.envelope import CloudEvent
-from warden.shared.contracts.events import EVENT_MODELS, payload_model_for
+from warden.shared.contracts.events import EVENT_MODELS
 from warden.shared.dependencies import RuntimeDep
-from warden.shared.errors import InvalidInput, InvalidMessage, NotFound
+from warden.shared.errors import InvalidInput, NotFound
 
-router = APIRouter(prefix="/v1", tags=["notifications"])
-Operator = Annotated[Reviewer, Depends(operator_from_request)]
-
-
-# --- schemas -----------------------------------------------------------------------------
-
-class AttemptOut(BaseModel):
-    number: int
-    url: str
-    started_at: datetime
-    duration_ms: float
-    status_code: int | None
-    error: str | None
-    outcome: str = Field(description="delivered, retry, dead, superseded (the lease ran out "
-                         "and another worker took over) or interrupted (service stopped)")
-
-
-class NotificationOut(BaseModel):
-    id: uuid.UUID = Field(description="also the webhook-id header of every attempt")
-    endpoint_id: uuid.UUID
-    audience: str = Field(description="reporter, affected, authority, transparency_db, "
-                          "law_enforcement, child_safety_hotline or subscriber (raw events)")
-    notice: str | None = Field(description="which notice (reporter_receipt, "
-                               "statement_of_reasons, ...); none for raw events")
-    channel: str = Field(description="webhook, email or transparency_db")
-    recipient: str | None
-    locale: str | None
-    priority: int = Field(description="claimed highest first: authority notices go first")
-    puid: str | None
-    last_response: dict | None = Field(description="e.g. the Transparency Database's "
-                                       "per-statement errors of a 422")
-    source_event_id: str
-    source_event_type: str
-    subject_id: str
-    correlation_id: str | None
-    case_id: uuid.UUID | None
-    decision_id: uuid.UUID | None
-    report_ids: list[uuid.UUID]
-    status: NotificationStatus
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
-
-    @classmethod
-    def of(cls, notification: Notification) -> NotificationOut:
-        return cls.model_validate(notification, from_attributes=True)
-
-
-class NotificationDetail(NotificationOut):
-    delivery_attempts: list[AttemptOut]
-
-    @classmethod
-    def with_attempts(cls, notification: Notification, attempts: list[DeliveryAttempt]
-                      ) -> NotificationDetail:
-        return cls(**NotificationOut.of(notification).model_dump(),
-                   delivery_attempts=[AttemptOut.model_validate(a, from_attributes=True)
-                                      for a in attempts])
-
-
-class NotificationPage(BaseModel):
-    items: list[NotificationOut]
-    next_cursor: str | None = Field(description="pass as ?cursor= for the next (older) page")
+router = new_router()
 
 
 class EndpointIn(BaseModel):
@@ -150,55 +78,6 @@ class EndpointOut(BaseModel):
 class EndpointCreated(EndpointOut):
     secret: str = Field(description="shown once: the receiver verifies signatures with it")
 
-
-# --- notifications -----------------------------------------------------------------------
-
-@router.get("/notifications", response_model=NotificationPage)
-async def list_notifications(
-    _: Operator, rt: RuntimeDep,
-    status: Annotated[NotificationStatus | None, Query(description="only this status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> NotificationPage:
-    after = parse_page_cursor(cursor) if cursor else None
-    async with rt.sessions() as session:
-        rows = await persistence.list_notifications(session, status=status, limit=limit + 1,
-                                                    after=after)
-    page, more = rows[:limit], len(rows) > limit
-    return NotificationPage(items=[NotificationOut.of(n) for n in page],
-                            next_cursor=page_cursor(page[-1].created_at, page[-1].id)
-                            if more else None)
-
-
-@router.get("/notifications/{notification_id}", response_model=NotificationDetail)
-async def read_notification(notification_id: uuid.UUID, _: Operator,
-                            rt: RuntimeDep) -> NotificationDetail:
-    async with rt.sessions() as session:
-        notification = await persistence.get_notification(session, notification_id)
-        if notification is None:
-            raise NotFound(f"no notification {notification_id}")
-        attempts = await persistence.attempts_of(session, notification_id)
-    return NotificationDetail.with_attempts(notification, attempts)
-
-
-@router.post("/notifications/{notification_id}/redeliver", status_code=202,
-             response_model=NotificationOut)
-async def redeliver(notification_id: uuid.UUID, _: Operator, rt: RuntimeDep) -> NotificationOut:
-    """Send a delivered or dead notification again, with a fresh retry budget."""
-    now = datetime.now(UTC)
-    async with rt.sessions() as session, session.begin():
-        notification = await persistence.lock_notification(session, notification_id)
-        if notification is None:
-            raise NotFound(f"no notification {notification_id}")
-        transition = redelivery(NotificationStatus(notification.status), now=now)
-        persistence.apply_transition(notification, transition, now=now)
-        notification.attempts_in_round = 0
-        session.add(notification)
-        await rt.extras["service"].wake.after_commit(session)
-    return NotificationOut.of(notification)
-
-
-# --- endpoints ---------------------------------------------------------------------------
 
 def _checked_secret(secret: str) -> str:
     try:
@@ -304,39 +183,3 @@ async def rotate_secret(endpoint_id: uuid.UUID, body: SecretRotation, _: Operato
         await persistence.rotate_secret(session, endpoint, new_secret, now=now,
                                         overlap=timedelta(seconds=body.overlap_s))
     return EndpointCreated(**EndpointOut.of(endpoint).model_dump(), secret=new_secret)
-
-
-# --- templates ---------------------------------------------------------------------------
-
-class PreviewIn(BaseModel):
-    event: dict = Field(description="a CloudEvent as published on Kafka (reports.normalized, "
-                        "decisions.recorded)")
-    locale: str | None = Field(None, max_length=35, description="BCP 47; the notice's own "
-                               "locale when omitted; unsupported ones fall back to English")
-
-
-class PreviewNotice(BaseModel):
-    notice: str
-    audience: str
-    locale: str | None = None
-    subject: str | None = None
-    text: str | None = None
-    html: str | None = None
-    document: dict | None = Field(None, description="the Transparency Database statement")
-
-
-@router.post("/templates/preview", response_model=list[PreviewNotice], tags=["templates"])
-async def preview(body: PreviewIn, _: Operator, rt: RuntimeDep) -> list[PreviewNotice]:
-    """Render the notices an event would cause, in a locale, without sending anything."""
-    try:
-        event = CloudEvent.model_validate(body.event)
-        payload = payload_model_for(event.type).model_validate(event.data)
-    except (ValueError, InvalidMessage) as exc:
-        raise InvalidInput(f"not a known event: {exc}"[:500],
-                           errors=[{"field": "body.event", "type": "event",
-                                    "message": str(exc)[:500]}]) from None
-    service: NotifyService = rt.extras["service"]
-    locale = locale_for(body.locale) if body.locale else None
-    return [PreviewNotice(**item) for item in preview_notices(service.templates, event, payload,
-                                                               locale=locale)]
-
