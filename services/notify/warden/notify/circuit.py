@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.notify.domain import NotificationStatus, Verdict
-from warden.notify.models import Endpoint, Notification
+from warden.notify.domain import Verdict
+from warden.notify.models import IS_PENDING, Endpoint, Notification
 
 if TYPE_CHECKING:
     from warden.notify.leases import Outcome
@@ -137,7 +137,6 @@ async def make_backlog_due(session: AsyncSession, endpoint_id: uuid.UUID, *,
     their worker). Their retry budget is unchanged."""
     n = Notification.__table__
     await session.execute(
-        sa.update(n).where(n.c.endpoint_id == endpoint_id,
-                           n.c.status == NotificationStatus.PENDING.value,
+        sa.update(n).where(n.c.endpoint_id == endpoint_id, IS_PENDING,
                            n.c.claim_token.is_(None), n.c.next_attempt_at > now)
         .values(next_attempt_at=now))

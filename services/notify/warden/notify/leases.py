@@ -31,7 +31,7 @@ from warden.notify.domain import (
     NotificationStatus,
     Transition,
 )
-from warden.notify.models import DeliveryAttempt, Endpoint, Notification
+from warden.notify.models import IS_PENDING, DeliveryAttempt, Endpoint, Notification
 
 _notifications = Notification.__table__
 _endpoints = Endpoint.__table__
@@ -75,7 +75,7 @@ async def claim_due(session: AsyncSession, *, limit: int, now: datetime, lease: 
     token = uuid.uuid4()
     due = (sa.select(n.c.id)
            .join(e, e.c.id == n.c.endpoint_id)
-           .where(n.c.status == NotificationStatus.PENDING.value, n.c.next_attempt_at <= now,
+           .where(IS_PENDING, n.c.next_attempt_at <= now,
                   e.c.enabled, e.c.kind.in_(kinds), _circuit_closed(now))
            .order_by(n.c.priority.desc(), n.c.next_attempt_at)
            .limit(limit)
@@ -125,7 +125,7 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
                            sa.func.coalesce(e.c.circuit_open_until, n.c.next_attempt_at))
     return await session.scalar(
         sa.select(sa.func.min(due)).join(e, e.c.id == n.c.endpoint_id)
-        .where(n.c.status == NotificationStatus.PENDING.value, e.c.enabled))
+        .where(IS_PENDING, e.c.enabled))
 
 
 # --- outcomes ------------------------------------------------------------------------------

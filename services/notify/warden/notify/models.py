@@ -118,6 +118,13 @@ class Notification(SQLModel, table=True):
     traceparent: str | None = None
 
 
+# A pending notification, said as the partial index of due notifications says it: a literal,
+# not a bound parameter, since only then can the generic plan of a prepared statement use that
+# index. With the status bound, the lease statement sorted every pending notification and the
+# next-due query read the whole table (every notification ever sent): 12 and 3 ms a call.
+IS_PENDING = Notification.__table__.c.status == sa.literal_column("'pending'")
+
+
 class DeliveryAttempt(SQLModel, table=True):
     """Every POST ever made for a notification, successful or not."""
 
