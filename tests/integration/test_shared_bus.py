@@ -89,6 +89,35 @@ async def test_outbox_publishes_each_committed_event_exactly_once_and_promptly(e
     assert unpublished == 0
 
 
+async def _published_by_a_relay(engine, infra, settings, read, *, expect: int) -> list:
+    """What a relay started now publishes on ``cases.sla``, as ``read`` reads it."""
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
+    await relay.start()
+    try:
+        return await read(infra.kafka, settings.topic(topics.CASES_SLA), expect=expect,
+                          timeout=15)
+    finally:
+        await relay.stop()
+
+
+async def test_events_staged_together_are_published_in_the_order_given_with_their_headers(
+        env, infra):
+    """``stage_many`` writes a batch in one statement: each key's events still leave in the
+    order they were staged, each with its CloudEvent headers."""
+    settings, engine, sessions, producer = env
+    outbox = Outbox(settings)
+    staged = [(outbox.event(type=CASE_SLA_V1, key=f"subject-{n % 3}", payload=sla_payload()),
+               f"subject-{n % 3}") for n in range(30)]
+    async with sessions() as session, session.begin():
+        await outbox.stage_many(session, staged)
+    records = await _published_by_a_relay(engine, infra, settings, read_records, expect=30)
+    for key in ("subject-0", "subject-1", "subject-2"):
+        sent = [event.id for event, k in staged if k == key]
+        got = [dict(r.headers)["ce_id"].decode() for r in records if r.key == key.encode()]
+        assert got == sent
+    assert {dict(r.headers)["ce_type"] for r in records} == {CASE_SLA_V1.encode()}
+
+
 async def test_a_relay_in_the_same_process_is_woken_after_commit_without_a_notify(env, infra):
     """A service's own relay is woken in-process once the transaction commits: no NOTIFY (whose
     commits PostgreSQL serialises cluster-wide), and still well before the 30 s poll."""
@@ -119,13 +148,7 @@ async def test_relay_started_later_publishes_the_backlog_in_order(env, infra):
         async with sessions() as session, session.begin():
             staged.append((await outbox.emit(session, type=CASE_SLA_V1, key=f"s{i}",
                                              payload=sla_payload())).id)
-    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
-    await relay.start()
-    try:
-        events = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=5,
-                                   timeout=15)
-    finally:
-        await relay.stop()
+    events = await _published_by_a_relay(engine, infra, settings, read_events, expect=5)
     assert sorted(e.id for e in events) == sorted(staged)
 
 

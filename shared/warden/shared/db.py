@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Field, SQLModel
@@ -147,6 +149,37 @@ def utc_column(nullable: bool = False, **kwargs: Any) -> sa.Column:
 
 def jsonb_column(nullable: bool = False, **kwargs: Any) -> sa.Column:
     return sa.Column(JSONB, nullable=nullable, **kwargs)
+
+
+class ArrayInsert:
+    """Many rows into ``table`` as ONE statement: one array parameter per column, unnested in
+    the rows' order (a sequence or identity column numbers them in that order). An
+    executemany is one statement per row on both sides of the connection; this is one SQL
+    text whatever the batch's length. ``then`` follows the SELECT (``ON CONFLICT ..``)."""
+
+    def __init__(self, table: sa.Table, columns: Sequence[str], *, then: str = "") -> None:
+        dialect = postgresql.dialect()
+        quote = dialect.identifier_preparer.quote
+        self._columns = tuple(columns)
+        self._json = frozenset(c for c in columns if isinstance(table.c[c].type, sa.JSON))
+        names = ", ".join(quote(c) for c in columns)
+        arrays = ", ".join(
+            f"CAST(:{c} AS {'text' if c in self._json else table.c[c].type.compile(dialect)}[])"
+            for c in columns)
+        values = ", ".join(f"CAST({quote(c)} AS jsonb)" if c in self._json else quote(c)
+                           for c in columns)
+        self.statement = sa.text(
+            f"INSERT INTO {quote(table.name)} ({names}) SELECT {values} FROM unnest({arrays}) "
+            f"WITH ORDINALITY AS batch({names}, n) ORDER BY n {then}")
+
+    def parameters(self, rows: Sequence[dict[str, Any]]) -> dict[str, list]:
+        # JSON as SQLAlchemy's JSON type binds it (None too: the JSON ``null``).
+        return {c: [json.dumps(r[c]) for r in rows] if c in self._json
+                else [r[c] for r in rows] for c in self._columns}
+
+    async def execute(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await session.execute(self.statement, self.parameters(rows))
 
 
 class OutboxRecord(SQLModel, table=True):

@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.decision.domain import OPEN, PENDING_APPROVAL, CaseView
 from warden.decision.models import Appeal, Case, Decision, Strike
 from warden.shared.contracts.events import CaseRoutedV1, Subject
+from warden.shared.db import ArrayInsert
 
 _cases = Case.__table__
 _strikes = Strike.__table__
@@ -21,14 +21,13 @@ _strikes = Strike.__table__
 # One statement, built once, that only binds values: a run of cases.routed records costs one
 # multi-row statement inside the consumer's batch transaction. Routing's later events update
 # what routing owns (queue, reports); status, stage and appeal are the decision service's own.
-_upsert = insert(_cases)
-_UPSERT_ROUTED = _upsert.on_conflict_do_update(
-    index_elements=[_cases.c.case_id],
-    set_={"subject": _upsert.excluded.subject, "policy_area": _upsert.excluded.policy_area,
-          "category": _upsert.excluded.category, "queue": _upsert.excluded.queue,
-          "channels": _upsert.excluded.channels, "report_ids": _upsert.excluded.report_ids,
-          "routed_at": _upsert.excluded.routed_at},
-    where=_cases.c.routed_at <= _upsert.excluded.routed_at)
+_ROUTING_OWNS = ("subject", "policy_area", "category", "queue", "channels", "report_ids",
+                 "routed_at")
+_UPSERT_ROUTED = ArrayInsert(
+    _cases, ["case_id", *_ROUTING_OWNS, "first_routed_at", "status", "stage", "appeal_id"],
+    then="ON CONFLICT (case_id) DO UPDATE SET "
+         + ", ".join(f"{column} = EXCLUDED.{column}" for column in _ROUTING_OWNS)
+         + f" WHERE {_cases.name}.routed_at <= EXCLUDED.routed_at")
 
 
 async def upsert_routed_cases(session: AsyncSession, events: list[CaseRoutedV1]) -> None:
@@ -51,8 +50,7 @@ async def upsert_routed_cases(session: AsyncSession, events: list[CaseRoutedV1])
                 continue
             row["first_routed_at"] = earlier["first_routed_at"]
         rows[routed.case_id] = row
-    if rows:
-        await session.execute(_UPSERT_ROUTED, list(rows.values()))
+    await _UPSERT_ROUTED.execute(session, list(rows.values()))
 
 
 def view_of(row: Case) -> CaseView:

@@ -32,10 +32,14 @@ from warden.notify.domain import (
     Transition,
 )
 from warden.notify.models import IS_PENDING, DeliveryAttempt, Endpoint, Notification
+from warden.shared.db import ArrayInsert
 
 _notifications = Notification.__table__
 _endpoints = Endpoint.__table__
 _attempts = DeliveryAttempt.__table__
+_INSERT_ATTEMPTS = ArrayInsert(_attempts, [
+    "notification_id", "number", "url", "started_at", "duration_ms", "status_code", "error",
+    "outcome"])
 
 
 @dataclass(frozen=True)
@@ -240,7 +244,7 @@ async def add_attempts(session: AsyncSession, recorded: list[Recorded]) -> None:
     """Every attempt of a batch, kept for an operator, in one insert."""
     if not recorded:
         return
-    await session.execute(sa.insert(_attempts), [{
+    await _INSERT_ATTEMPTS.execute(session, [{
         "notification_id": r.outcome.claim.notification_id, "number": r.attempts,
         "url": r.outcome.claim.url, "started_at": r.outcome.result.started_at,
         "duration_ms": r.outcome.result.duration_ms,

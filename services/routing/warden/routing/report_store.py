@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.routing.models import ONE_OPEN_CASE_WHERE, OPEN, REVIEW, Case, CaseHistory, CaseReport
+from warden.shared.db import ArrayInsert
 
 _cases = Case.__table__
 _reports = CaseReport.__table__
@@ -88,8 +89,12 @@ CHANGED_COLUMNS = (
 _UPDATE_CASES = (
     sa.update(_cases).where(_cases.c.id == sa.bindparam("case_id"))
     .values({column: sa.bindparam(column) for column in CHANGED_COLUMNS}))
-_INSERT_REPORTS = sa.insert(_reports)
-_INSERT_HISTORY = sa.insert(_history)
+# One statement per run each (their rows in the run's order: history rows are numbered so).
+_INSERT_REPORTS = ArrayInsert(_reports, [
+    "report_id", "case_id", "channel", "category", "reporter_key", "rule_id", "received_at",
+    "joined_at", "legal_deadline", "report"])
+_INSERT_HISTORY = ArrayInsert(_history, [
+    "case_id", "at", "action", "actor", "queue", "priority", "due_at", "detail"])
 
 
 def _pair_arrays(pairs: list[Pair]) -> dict[str, list[str]]:
@@ -153,10 +158,8 @@ async def update_cases(session: AsyncSession, values: list[dict[str, Any]]) -> N
 
 async def insert_reports(session: AsyncSession, values: list[dict[str, Any]]) -> None:
     """Link reports to their cases (the primary key makes a report join only one case)."""
-    if values:
-        await session.execute(_INSERT_REPORTS, values)
+    await _INSERT_REPORTS.execute(session, values)
 
 
 async def insert_history(session: AsyncSession, values: list[dict[str, Any]]) -> None:
-    if values:
-        await session.execute(_INSERT_HISTORY, values)
+    await _INSERT_HISTORY.execute(session, values)

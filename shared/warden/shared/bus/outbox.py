@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from warden.shared.bus.kafka import OutgoingRecord, Publisher
 from warden.shared.contracts.envelope import CloudEvent, new_event
 from warden.shared.contracts.events import topic_for
-from warden.shared.db import OutboxRecord, asyncpg_dsn
+from warden.shared.db import ArrayInsert, OutboxRecord, asyncpg_dsn
 from warden.shared.observability import (
     EVENTS_PUBLISHED,
     OUTBOX_BACKLOG,
@@ -61,6 +61,7 @@ _LOCK_KEYS = sa.text(
     "SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k "
     "ORDER BY h OFFSET 0) AS ordered) AS locked").bindparams(space=KEY_LOCK_SPACE)
 _INSERT = _outbox.insert()
+_INSERT_MANY = ArrayInsert(_outbox, ["event_id", "topic", "key", "value", "headers"])
 # The relay's statements, built once. The published rows by an IN list, not an array: a
 # prepared ``seq = ANY($1)`` gets a generic plan after five runs, and one planned while the
 # outbox was nearly empty (a new database) scans the whole table at every batch until the
@@ -123,9 +124,9 @@ class Outbox:
 
     async def stage_many(self, session: AsyncSession, events: Sequence[tuple[CloudEvent, str]],
                          *, topic: str | None = None) -> None:
-        """Stage several (event, key) pairs in a few statements whatever their number: the
+        """Stage several (event, key) pairs in two statements whatever their number: the
         keys' locks in one (taken in one order, so two such batches cannot deadlock), the rows
-        in one insert, the relay's wake-up once per transaction."""
+        in one insert, and the relay's wake-up once per transaction."""
         if not events:
             return
         transaction = session.sync_session.get_transaction()
@@ -134,8 +135,9 @@ class Outbox:
         if keys:
             await session.execute(_LOCK_KEYS, {"keys": keys})
             locked.update(keys)
-        await session.execute(_INSERT, [self.row(event, key=key, topic=topic)
-                                        for event, key in events])
+        # One insert, the rows numbered (``seq``) in the order given: per key, the relay's.
+        await _INSERT_MANY.execute(session, [self.row(event, key=key, topic=topic)
+                                             for event, key in events])
         await self.wake.after_commit(session)
 
     @staticmethod
