@@ -27,24 +27,21 @@ import hmac
 import json
 import os
 import socket
-import statistics
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for part in ("shared", "services/notify", "services/decision"):
-    sys.path.insert(0, str(ROOT / part))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lib  # noqa: E402  (puts the services on the path)
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from warden.notify import persistence  # noqa: E402
-from warden.notify.app import MIGRATIONS, create_app  # noqa: E402
+from warden.notify.app import create_app  # noqa: E402
 from warden.notify.delivery import DeliveryWorker  # noqa: E402
 from warden.notify.domain import references_of, webhook_body  # noqa: E402
 from warden.notify.http_clients import HttpClients  # noqa: E402
@@ -64,12 +61,9 @@ from warden.shared.contracts.events import (  # noqa: E402
     Subject,
 )
 from warden.shared.contracts.topics import all_topics_with_dlq  # noqa: E402
-from warden.shared.migrations import upgrade  # noqa: E402
 
 EVENTS = int(os.environ.get("WARDEN_BENCH_NOTIFY_EVENTS", "400"))
-KAFKA = os.environ.get("WARDEN_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-ADMIN_DSN = os.environ.get("WARDEN_BENCH_POSTGRES_DSN",
-                           "postgresql://warden:warden@127.0.0.1:54320/postgres")
+KAFKA = lib.KAFKA
 SECRET = generate_secret()
 
 
@@ -90,13 +84,6 @@ def bench_signing(n: int = 20_000) -> None:
           f"{both:,.0f}/s; ratio {both / raw:.2f} (ideal ~0.5)")
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (from /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 class CpuMeter:
@@ -108,13 +95,13 @@ class CpuMeter:
     def __enter__(self) -> CpuMeter:
         self._wall = time.perf_counter()
         self._own = time.process_time()
-        self._receiver = cpu_seconds(self._receiver_pid)
+        self._receiver = lib.cpu_seconds(self._receiver_pid)
         return self
 
     def __exit__(self, *exc) -> None:
         self.wall = time.perf_counter() - self._wall
         self.own = (time.process_time() - self._own) / self.wall
-        self.receiver = (cpu_seconds(self._receiver_pid) - self._receiver) / self.wall
+        self.receiver = (lib.cpu_seconds(self._receiver_pid) - self._receiver) / self.wall
 
     def describe(self, own: str) -> str:
         return (f"CPU: {own} {self.own:.0%} of a core, receiver {self.receiver:.0%} of a core "
@@ -128,7 +115,7 @@ async def receiver_process():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "WARDEN_RECEIVER_PORT": str(port), "WARDEN_NOTIFY_WEBHOOK_SECRET": SECRET,
-           "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("shared", "services/notify"))}
+           "PYTHONPATH": os.pathsep.join(str(lib.REPO / p) for p in ("shared", "services/notify"))}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "warden.notify.receiver", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
@@ -156,31 +143,6 @@ def decision(i: int):
         report_ids=[uuid.uuid4()], restricts=True)
     return new_event(type=DECISION_RECORDED_V1, source="/warden/decision",
                      subject=payload.subject.id, payload=payload)
-
-
-async def create_database() -> tuple[str, str]:
-    name = f"warden_bench_notify_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = (sa.make_url(ADMIN_DSN).set(drivername="postgresql+asyncpg", database=name)
-           .render_as_string(hide_password=False))
-    await upgrade(MIGRATIONS, url)
-    return name, url
-
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
 
 async def bench_raw_posts(url: str, concurrency: int, receiver_pid: int) -> float:
@@ -269,7 +231,7 @@ async def bench_latency(settings: NotifySettings, n: int = 15) -> list[float]:
         finally:
             await producer.stop()
     print(f"latency produce -> delivered, one decision at a time ({n}), ms: "
-          f"p50 {percentile(latencies, 50):.0f}, max {max(latencies):.0f}")
+          f"p50 {lib.percentile(latencies, 0.5):.0f}, max {max(latencies):.0f}")
     return latencies
 
 
@@ -277,7 +239,7 @@ async def main() -> int:
     bench_signing()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     await ensure_topics(KAFKA, [prefix + t for t in all_topics_with_dlq()], 3, 1)
-    db_name, url = await create_database()
+    db_name, url = await lib.create_database("notify")
     try:
         async with receiver_process() as (receiver_pid, receiver_url):
             settings = NotifySettings(database_url=url, kafka_bootstrap=KAFKA,
@@ -289,7 +251,7 @@ async def main() -> int:
             print(f"notify deliveries / raw signed posts = {rate / baseline:.2f}")
             await bench_latency(settings)
     finally:
-        await drop_database(db_name)
+        await lib.drop_database(db_name)
     if delivered != EVENTS:
         print(f"only {delivered} of {EVENTS} notifications were delivered")
         return 1
