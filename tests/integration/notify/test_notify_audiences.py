@@ -33,7 +33,7 @@ def webhooks(receiver) -> list[dict]:
     """Every webhook received, signature checked with the published algorithm."""
     out = []
     for got in receiver.received:
-        webhook_id = spec_verify(SECRET, got.headers, got.body)
+        webhook_id = spec_verify(SECRET, got)
         document = json.loads(got.body)
         assert document["notification_id"] == webhook_id
         out.append(document)

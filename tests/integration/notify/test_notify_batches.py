@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request, Response
 from tests.e2e.harness import free_port, service_env, start_service, stop_service, wait_ready
 from tests.integration.notify.conftest import (
     SECRET,
+    Received,
     ScriptedReceiver,
     decision_event,
     publish_all,
@@ -54,7 +55,7 @@ class GatedReceiver:
         @app.post("/{path:path}")
         async def receive(path: str, request: Request) -> Response:
             body = await request.body()
-            webhook_id = spec_verify(SECRET, dict(request.headers), body)
+            webhook_id = spec_verify(SECRET, Received(dict(request.headers), body, path))
             self.arrivals.append(webhook_id)
             if len(self.arrivals) > self.quick:
                 await self.gate.wait()

@@ -57,14 +57,14 @@ async def test_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends(
 
     assert rotated.status_code == 200 and rotated.json()["previous_secret_expires_at"]
     assert len(during.headers["webhook-signature"].split(" ")) == 2
-    assert spec_verify(SECRET, during.headers, during.body)      # a receiver not yet switched
-    assert spec_verify(new_secret, during.headers, during.body)  # and one that has
+    assert spec_verify(SECRET, during)      # a receiver not yet switched
+    assert spec_verify(new_secret, during)  # and one that has
     assert ended.status_code == 200
     after = got[1]
     assert len(after.headers["webhook-signature"].split(" ")) == 1
-    assert spec_verify(new_secret, after.headers, after.body)
+    assert spec_verify(new_secret, after)
     with pytest.raises(AssertionError):
-        spec_verify(SECRET, after.headers, after.body)
+        spec_verify(SECRET, after)
 
 
 async def test_preview_renders_the_notices_of_an_event_in_a_locale(receiver, make_settings):

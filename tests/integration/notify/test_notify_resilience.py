@@ -68,7 +68,7 @@ async def test_receiver_down_for_a_while_then_up_gets_everything_once(make_setti
 
     assert down["consecutive_failures"] >= 3
     assert {n["last_error"].split(":")[0] for n in failed} == {"ConnectError"}
-    ids = [spec_verify(SECRET, r.headers, r.body) for r in receiver.received]
+    ids = [spec_verify(SECRET, r) for r in receiver.received]
     assert len(ids) == len(set(ids)) == 5  # all delivered, each once
     assert {e.payload().status for e in delivered} == {"delivered"}
     assert back["consecutive_failures"] == 0 and back["circuit_open_until"] is None
@@ -121,7 +121,7 @@ async def test_restart_mid_retry_loses_nothing_and_doubles_nothing(make_settings
 
     assert len(delivered) == 1 and delivered[0].payload().status == "delivered"
     assert len(receiver.received) == 2
-    assert {spec_verify(SECRET, r.headers, r.body) for r in receiver.received} == \
+    assert {spec_verify(SECRET, r) for r in receiver.received} == \
         {notification["id"]}
     assert notification["attempts"] == 2
 

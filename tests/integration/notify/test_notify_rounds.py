@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 
 from tests.integration.notify.conftest import (
     SECRET,
+    Received,
     ScriptedReceiver,
     decision_event,
     publish_all,
@@ -47,7 +48,7 @@ class CountingReceiver:
         @app.post("/{path:path}")
         async def receive(path: str, request: Request) -> Response:
             body = await request.body()
-            self.arrivals.append(spec_verify(SECRET, dict(request.headers), body))
+            self.arrivals.append(spec_verify(SECRET, Received(dict(request.headers), body, path)))
             self.open_now += 1
             self.most_open = max(self.most_open, self.open_now)
             if self.open_now >= self.hold_until:
