@@ -563,22 +563,30 @@ async def _wait_committed(infra, runner: ConsumerRunner, topic: str, offset: int
         await admin.close()
 
 
-async def test_events_of_one_key_are_published_in_commit_order(env, infra):
+async def staged_alone_or_in_a_batch(outbox: Outbox, session, key: str, how: str):
+    if how == "alone":
+        return await outbox.emit(session, type=CASE_SLA_V1, key=key, payload=sla_payload())
+    event = outbox.event(type=CASE_SLA_V1, key=key, payload=sla_payload())
+    await outbox.stage_many(session, [(event, key)])
+    return event
+
+
+@pytest.mark.parametrize("how", ["alone", "in_a_batch"])
+async def test_events_of_one_key_are_published_in_commit_order(env, infra, how):
     """Transaction A stages an event first, B stages one of the same key later but commits
-    first: what is published must follow the commits, not the inserts."""
+    first: what is published must follow the commits, not the inserts (``stage`` and
+    ``stage_many`` both take the key's lock before the row draws its number)."""
     settings, engine, sessions, producer = env
     outbox = Outbox(settings)
     commits: list[str] = []
     async with sessions() as session_a:
         transaction_a = await session_a.begin()
-        event_a = await outbox.emit(session_a, type=CASE_SLA_V1, key="subject-9",
-                                    payload=sla_payload())
+        event_a = await staged_alone_or_in_a_batch(outbox, session_a, "subject-9", how)
         pid_a = await session_a.scalar(sa.text("SELECT pg_backend_pid()"))
 
         async def transaction_b() -> None:
             async with sessions() as session_b, session_b.begin():
-                event_b = await outbox.emit(session_b, type=CASE_SLA_V1, key="subject-9",
-                                            payload=sla_payload())
+                event_b = await staged_alone_or_in_a_batch(outbox, session_b, "subject-9", how)
             commits.append(event_b.id)
 
         b = asyncio.create_task(transaction_b())
@@ -602,3 +610,29 @@ async def test_events_of_one_key_are_published_in_commit_order(env, infra):
     finally:
         await relay.stop()
     assert [e.id for e in events] == commits
+
+
+async def test_a_relay_publishes_nothing_while_another_relay_of_its_database_holds_the_lock(
+        env, infra):
+    """Replicas share one outbox: one relay publishes at a time (per-key order), the others
+    read nothing until it lets go."""
+    from warden.shared.bus.outbox import RELAY_LOCK_KEY
+
+    settings, engine, sessions, producer = env
+    outbox = Outbox(settings)
+    async with sessions() as session, session.begin():
+        staged = await outbox.emit(session, type=CASE_SLA_V1, key="subject-3",
+                                   payload=sla_payload())
+    relay = OutboxRelay(engine, Publisher(infra.kafka, "test-relay"), settings)
+    async with engine.connect() as other_replica:
+        other = await other_replica.begin()
+        await other_replica.execute(sa.select(sa.func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
+        assert await relay.publish_batch() == 0
+        await other.rollback()
+    try:
+        assert await relay.publish_batch() == 1
+        [event] = await read_events(infra.kafka, settings.topic(topics.CASES_SLA), expect=1,
+                                    timeout=15, settle=1)
+    finally:
+        await relay.stop()
+    assert event.id == staged.id

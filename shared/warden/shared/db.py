@@ -155,9 +155,12 @@ class ArrayInsert:
     """Many rows into ``table`` as ONE statement: one array parameter per column, unnested in
     the rows' order (a sequence or identity column numbers them in that order). An
     executemany is one statement per row on both sides of the connection; this is one SQL
-    text whatever the batch's length. ``then`` follows the SELECT (``ON CONFLICT ..``)."""
+    text whatever the batch's length. ``where`` filters the unnested rows (a condition on
+    other parameters is evaluated once, before the first row is numbered); ``then`` follows
+    the SELECT (``ON CONFLICT ..``)."""
 
-    def __init__(self, table: sa.Table, columns: Sequence[str], *, then: str = "") -> None:
+    def __init__(self, table: sa.Table, columns: Sequence[str], *, where: str = "",
+                 then: str = "") -> None:
         dialect = postgresql.dialect()
         quote = dialect.identifier_preparer.quote
         self._columns = tuple(columns)
@@ -170,16 +173,19 @@ class ArrayInsert:
                            for c in columns)
         self.statement = sa.text(
             f"INSERT INTO {quote(table.name)} ({names}) SELECT {values} FROM unnest({arrays}) "
-            f"WITH ORDINALITY AS batch({names}, n) ORDER BY n {then}")
+            f"WITH ORDINALITY AS batch({names}, n) {f'WHERE {where} ' if where else ''}"
+            f"ORDER BY n {then}")
 
     def parameters(self, rows: Sequence[dict[str, Any]]) -> dict[str, list]:
         # JSON as SQLAlchemy's JSON type binds it (None too: the JSON ``null``).
         return {c: [json.dumps(r[c]) for r in rows] if c in self._json
                 else [r[c] for r in rows] for c in self._columns}
 
-    async def execute(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    async def execute(self, session: AsyncSession, rows: Sequence[dict[str, Any]],
+                      **others: Any) -> None:
+        """``others``: the parameters of ``where`` and ``then``."""
         if rows:
-            await session.execute(self.statement, self.parameters(rows))
+            await session.execute(self.statement, {**self.parameters(rows), **others})
 
 
 class OutboxRecord(SQLModel, table=True):

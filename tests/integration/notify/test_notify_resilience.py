@@ -34,6 +34,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+async def circuit_gauge(client, endpoint: str, value: float) -> bool:
+    metrics = (await client.get("/metrics")).text
+    return f'warden_notify_circuit_open{{endpoint="{endpoint}",service="notify"}} {value}' \
+        in metrics or f'warden_notify_circuit_open{{service="notify",endpoint="{endpoint}"}} ' \
+        f'{value}' in metrics
+
+
 async def test_receiver_down_for_a_while_then_up_gets_everything_once(make_settings):
     port = free_port()
     settings = make_settings(f"http://127.0.0.1:{port}/hooks", delivery_max_attempts=50,
@@ -52,6 +59,9 @@ async def test_receiver_down_for_a_while_then_up_gets_everything_once(make_setti
             return endpoint if endpoint["circuit_open_until"] else None
 
         down = await eventually(circuit_open, what="the circuit to open while it is down")
+        # What on-call sees: the endpoint's circuit gauge says open while it is down.
+        await eventually(lambda: circuit_gauge(client, down["name"], 1.0),
+                         what="the open-circuit gauge at 1")
 
         async def all_tried():
             pending = await notifications(client, settings, status="pending")
@@ -65,6 +75,8 @@ async def test_receiver_down_for_a_while_then_up_gets_everything_once(make_setti
                 settings.kafka_bootstrap, settings.topic(topics.NOTIFICATIONS_DELIVERED),
                 expect=5, event_type=NOTIFICATION_DELIVERED_V1, timeout=60, settle=2.0)
             [back] = (await client.get("/v1/endpoints", headers=operator_headers(settings))).json()
+            closed = await eventually(lambda: circuit_gauge(client, back["name"], 0.0),
+                                      what="the open-circuit gauge back at 0")
 
     assert down["consecutive_failures"] >= 3
     assert {n["last_error"].split(":")[0] for n in failed} == {"ConnectError"}
@@ -72,6 +84,7 @@ async def test_receiver_down_for_a_while_then_up_gets_everything_once(make_setti
     assert len(ids) == len(set(ids)) == 5  # all delivered, each once
     assert {e.payload().status for e in delivered} == {"delivered"}
     assert back["consecutive_failures"] == 0 and back["circuit_open_until"] is None
+    assert closed, "the open-circuit gauge back at 0 once the receiver answered"
 
 
 async def test_permanent_refusal_is_dead_at_once_and_a_gone_endpoint_is_disabled(

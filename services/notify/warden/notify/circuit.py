@@ -10,13 +10,19 @@ success closes the circuit.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from prometheus_client import Gauge
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from warden.shared.clock import utcnow
+from warden.shared.observability import get_logger
 
 from warden.notify.domain import Verdict
 from warden.notify.models import IS_PENDING, Endpoint, Notification
@@ -25,6 +31,13 @@ if TYPE_CHECKING:
     from warden.notify.leases import Outcome
 
 _endpoints = Endpoint.__table__
+log = get_logger(__name__)
+
+CIRCUIT_OPEN = Gauge(
+    "warden_notify_circuit_open",
+    "1 while the circuit breaker of a delivery endpoint is open, else 0",
+    ["service", "endpoint"],
+)
 
 
 @dataclass(frozen=True)
@@ -140,3 +153,41 @@ async def make_backlog_due(session: AsyncSession, endpoint_id: uuid.UUID, *,
         sa.update(n).where(n.c.endpoint_id == endpoint_id, IS_PENDING,
                            n.c.claim_token.is_(None), n.c.next_attempt_at > now)
         .values(next_attempt_at=now))
+
+
+class CircuitGauges:
+    """The open-circuit gauges, read at most once per ``every_s`` in a task of their own: a
+    gauge scraped every few seconds needs no statement in every delivery round."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, service: str,
+                 every_s: float) -> None:
+        self._sessions = sessions
+        self._service = service
+        self._every_s = every_s
+        self._read_at = float("-inf")
+        self._task: asyncio.Task | None = None
+
+    def refresh(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._read_at < self._every_s or (self._task and not self._task.done()):
+            return
+        self._read_at = now
+        self._task = asyncio.create_task(self._read(), name="circuit-gauges")
+
+    def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+
+    async def _read(self) -> None:
+        e = _endpoints
+        try:
+            async with self._sessions() as session:
+                circuits = (await session.execute(
+                    sa.select(e.c.name, e.c.circuit_open_until))).all()
+        except Exception as exc:  # noqa: BLE001 - a gauge is not worth failing a round for
+            log.info("circuit_gauges_unread", error=repr(exc))
+            return
+        now = utcnow()
+        for name, open_until in circuits:
+            CIRCUIT_OPEN.labels(self._service, name).set(
+                1 if open_until is not None and open_until > now else 0)

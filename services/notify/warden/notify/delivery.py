@@ -31,17 +31,16 @@ import random
 import uuid
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.shared.clock import utcnow
 from warden.notify import leases
 from warden.notify.channels import EmailChannel, TransparencyDatabaseChannel, WebhookChannel
-from warden.notify.circuit import CircuitPolicy
+from warden.notify.circuit import CircuitGauges, CircuitPolicy
 from warden.notify.domain import (
     AttemptResult,
     EndpointKind,
@@ -51,7 +50,7 @@ from warden.notify.domain import (
 )
 from warden.notify.http_clients import HttpClients
 from warden.notify.leases import Claim
-from warden.notify.models import DeliveryAttempt, Endpoint
+from warden.notify.models import DeliveryAttempt
 from warden.notify.outcomes import OutcomeRecorder, Sent
 from warden.notify.persistence import PENDING_CHANNEL
 from warden.notify.settings import NotifySettings
@@ -65,11 +64,6 @@ log = get_logger(__name__)
 
 WEBHOOK_SECONDS = Histogram(
     "warden_webhook_request_seconds", "Duration of one webhook POST", ["service"],
-)
-CIRCUIT_OPEN = Gauge(
-    "warden_notify_circuit_open",
-    "1 while the circuit breaker of a delivery endpoint is open, else 0",
-    ["service", "endpoint"],
 )
 
 
@@ -98,6 +92,8 @@ class DeliveryWorker:
         self._in_flight: dict[uuid.UUID, tuple[Claim, datetime]] = {}
         self._slots = asyncio.Semaphore(settings.delivery_rounds_in_flight)
         self._rounds: set[asyncio.Task] = set()
+        self._gauges = CircuitGauges(sessions, service=settings.service_name,
+                                     every_s=settings.delivery_poll_interval_s)
 
     @property
     def running(self) -> bool:
@@ -113,6 +109,7 @@ class DeliveryWorker:
 
     async def stop(self) -> None:
         await self._loop.stop()
+        self._gauges.stop()
         rounds = list(self._rounds)
         for task in rounds:
             task.cancel()
@@ -128,16 +125,20 @@ class DeliveryWorker:
         """Lease the next batch and send it in the background: up to
         ``delivery_rounds_in_flight`` batches are at the receivers at once, so a backlog is not
         paced by the slowest send of one batch. A batch that probes an endpoint whose circuit
-        was open is seen through before anything else is leased: one probe at a time."""
+        was open is seen through before anything else is leased: one probe at a time.
+
+        The wait it returns (until the next notification is due, at most the poll interval)
+        is read in the lease's own transaction: a round costs one transaction, not two."""
         await self._slots.acquire()
         try:
-            claims, statements = await self._claim_round()
+            claims, statements, due = await self._claim_round(with_next_due=True)
         except BaseException:
             self._slots.release()
             raise
+        self._gauges.refresh()
         if not claims and not statements:
             self._slots.release()
-            return await self._seconds_until_due()
+            return self._wait_until(due)
         task = asyncio.create_task(self._deliver_round(claims, statements),
                                    name="delivery-round")
         self._rounds.add(task)
@@ -145,33 +146,23 @@ class DeliveryWorker:
         if any(c.endpoint_failures >= self._settings.circuit_failure_threshold
                for c in (*claims, *statements)):
             await asyncio.shield(task)
+            return 0.0  # a probe that succeeded made its endpoint's backlog due: look again
         if len(claims) >= self._settings.delivery_batch_size \
                 or len(statements) >= self._settings.tdb_batch_size:
             return 0.0  # a full batch: there may be more waiting
-        return await self._seconds_until_due()
+        return self._wait_until(due)
 
     def _round_ended(self, task: asyncio.Task) -> None:
         self._rounds.discard(task)
         self._slots.release()
         if not task.cancelled() and task.exception() is not None:
             log.warning("delivery_round_failed", error=repr(task.exception()))
-        # Its retries may be due before the wait the loop is in: look again.
-        self._loop.wake()
 
-    async def _seconds_until_due(self) -> float:
-        e = Endpoint.__table__
-        async with self._sessions() as session:
-            due = await leases.next_due_at(session)
-            circuits = (await session.execute(
-                sa.select(e.c.name, e.c.circuit_open_until))).all()
-        now = utcnow()
-        for name, open_until in circuits:
-            CIRCUIT_OPEN.labels(self._settings.service_name, name).set(
-                1 if open_until is not None and open_until > now else 0)
+    def _wait_until(self, due: datetime | None) -> float:
         ceiling = self._settings.delivery_poll_interval_s
         if due is None:
             return ceiling
-        return min(ceiling, max(0.0, (due - now).total_seconds()))
+        return min(ceiling, max(0.0, (due - utcnow()).total_seconds()))
 
     # --- one round ---------------------------------------------------------------------
 
@@ -182,12 +173,16 @@ class DeliveryWorker:
         statements separately, up to one full batch per endpoint, because they go out
         together in one request.
         """
-        claims, statements = await self._claim_round()
+        claims, statements, _ = await self._claim_round()
         await self._deliver_round(claims, statements)
         return len(claims) + len(statements)
 
-    async def _claim_round(self) -> tuple[list[Claim], list[Claim]]:
+    async def _claim_round(self, *, with_next_due: bool = False
+                           ) -> tuple[list[Claim], list[Claim], datetime | None]:
+        """Lease what is due (webhooks and emails, then Transparency Database statements) and,
+        when asked, when the next one not leased now falls due, in one transaction."""
         lease = timedelta(seconds=self._settings.delivery_lease_s)
+        due = None
         async with self._sessions() as session, session.begin():
             now = utcnow()
             claims = await leases.claim_due(
@@ -196,10 +191,12 @@ class DeliveryWorker:
                 session, limit=self._settings.tdb_batch_size, now=now, lease=lease,
                 kinds=(EndpointKind.TRANSPARENCY_DB.value,)) \
                 if self._settings.tdb_batch_size else []
+            if with_next_due:
+                due = await leases.next_due_at(session)
         started_at = utcnow()
         for claim in (*claims, *statements):
             self._in_flight[claim.notification_id] = (claim, started_at)
-        return claims, statements
+        return claims, statements, due
 
     async def _deliver_round(self, claims: list[Claim], statements: list[Claim]) -> None:
         """Send a leased round concurrently and record the outcomes in batches as they end."""
@@ -278,6 +275,10 @@ class DeliveryWorker:
                 item.span.end()
         for item in sent:
             self._in_flight.pop(item.claim.notification_id, None)
+        if any(item.result.verdict is Verdict.RETRY for item in sent):
+            # Its retry may fall due before the wait the loop is in: look again. (A delivered
+            # or dead notification changes no due time; the probe's round is awaited.)
+            self._loop.wake()
 
     # --- shutdown ----------------------------------------------------------------------
 

@@ -56,20 +56,25 @@ _LOCK_KEY = sa.select(sa.func.pg_advisory_xact_lock(
     KEY_LOCK_SPACE, sa.func.hashtext(sa.bindparam("key", type_=sa.Text))))
 # Several keys at once, in the order of their lock ids (the OFFSET keeps the sort below the
 # lock calls): two transactions locking overlapping sets of keys this way cannot deadlock.
-_LOCK_KEYS = sa.text(
-    "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(:space, h) FROM ("
-    "SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k "
-    "ORDER BY h OFFSET 0) AS ordered) AS locked").bindparams(space=KEY_LOCK_SPACE)
+# In the insert's WHERE it is evaluated once, before the first row draws its ``seq``: the
+# locks and the rows in one statement.
+_LOCKING_KEYS = (
+    "(SELECT count(*) FROM (SELECT pg_advisory_xact_lock(:key_lock_space, h) FROM ("
+    "SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:lock_keys AS text[])) AS k "
+    "ORDER BY h OFFSET 0) AS ordered) AS locked) >= 0")
 _INSERT = _outbox.insert()
-_INSERT_MANY = ArrayInsert(_outbox, ["event_id", "topic", "key", "value", "headers"])
+_INSERT_MANY = ArrayInsert(_outbox, ["event_id", "topic", "key", "value", "headers"],
+                           where=_LOCKING_KEYS)
 # The relay's statements, built once. The published rows by an IN list, not an array: a
 # prepared ``seq = ANY($1)`` gets a generic plan after five runs, and one planned while the
 # outbox was nearly empty (a new database) scans the whole table at every batch until the
 # next ANALYZE; the IN lists of each length are planned for the table as it then is.
-_TRY_RELAY_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))
+# The relay's lock is tried in the statement that reads the batch (once, before the scan):
+# a relay that does not hold it reads nothing.
+_TRY_RELAY_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)).scalar_subquery()
 _UNPUBLISHED = (sa.select(_outbox.c.seq, _outbox.c.topic, _outbox.c.key, _outbox.c.value,
                           _outbox.c.headers)
-                .where(_outbox.c.published_at.is_(None))
+                .where(_TRY_RELAY_LOCK, _outbox.c.published_at.is_(None))
                 .order_by(_outbox.c.seq)
                 .limit(sa.bindparam("limit")))
 _MARK_PUBLISHED = (sa.update(_outbox)
@@ -124,20 +129,19 @@ class Outbox:
 
     async def stage_many(self, session: AsyncSession, events: Sequence[tuple[CloudEvent, str]],
                          *, topic: str | None = None) -> None:
-        """Stage several (event, key) pairs in two statements whatever their number: the
-        keys' locks in one (taken in one order, so two such batches cannot deadlock), the rows
-        in one insert, and the relay's wake-up once per transaction."""
+        """Stage several (event, key) pairs in ONE statement whatever their number: the keys'
+        locks (taken in one order, so two such batches cannot deadlock) and the rows, and the
+        relay's wake-up once per transaction."""
         if not events:
             return
         transaction = session.sync_session.get_transaction()
         locked = self._keys_locked(session, transaction)
         keys = sorted({key for _, key in events} - locked)
-        if keys:
-            await session.execute(_LOCK_KEYS, {"keys": keys})
-            locked.update(keys)
         # One insert, the rows numbered (``seq``) in the order given: per key, the relay's.
         await _INSERT_MANY.execute(session, [self.row(event, key=key, topic=topic)
-                                             for event, key in events])
+                                             for event, key in events],
+                                   lock_keys=keys, key_lock_space=KEY_LOCK_SPACE)
+        locked.update(keys)
         await self.wake.after_commit(session)
 
     @staticmethod
@@ -266,8 +270,6 @@ class OutboxRelay:
         acknowledged is always a prefix of that key's rows.
         """
         async with self._engine.begin() as conn:
-            if not await conn.scalar(_TRY_RELAY_LOCK):
-                return 0
             rows = (await conn.execute(_UNPUBLISHED,
                                        {"limit": self._settings.outbox_batch_size})).all()
             if not rows:
