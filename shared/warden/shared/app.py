@@ -216,12 +216,34 @@ async def _database_answers(runtime: Runtime) -> None:
         await conn.execute(sa.text("SELECT 1"))
 
 
+# Probes given up on, still unwinding (kept referenced until they end).
+_UNWINDING: set[asyncio.Task] = set()
+
+
+def _unwound(task: asyncio.Task) -> None:
+    _UNWINDING.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a late failure of a probe already reported as slow
+
+
 async def _within(probe: Callable[[], Awaitable[object]], timeout: float) -> tuple[bool, str]:
+    """The probe's answer, or "slow" once ``timeout`` has passed. A probe given up on is
+    cancelled but not waited for: unwinding it (a pooled connection on a stalled socket) can
+    take longer than the deadline, and the answer must not."""
+    task = asyncio.ensure_future(probe())
     try:
-        await asyncio.wait_for(probe(), timeout)
-    except TimeoutError:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        _UNWINDING.add(task)
+        task.add_done_callback(_unwound)
         return False, f"slow: no answer within {timeout:g} s"
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
+    if task.cancelled():
+        return False, "cancelled"
+    if (exc := task.exception()) is not None:
         return False, repr(exc)
     return True, "ok"
 
