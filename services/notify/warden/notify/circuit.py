@@ -23,7 +23,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.shared.clock import utcnow
 from warden.shared.observability import get_logger
-
 from warden.notify.domain import Verdict
 from warden.notify.models import IS_PENDING, Endpoint, Notification
 

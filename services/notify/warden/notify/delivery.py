@@ -131,7 +131,7 @@ class DeliveryWorker:
         is read in the lease's own transaction: a round costs one transaction, not two."""
         await self._slots.acquire()
         try:
-            claims, statements, due = await self._claim_round(with_next_due=True)
+            claims, statements, due = await self._claim_round()
         except BaseException:
             self._slots.release()
             raise
@@ -166,23 +166,11 @@ class DeliveryWorker:
 
     # --- one round ---------------------------------------------------------------------
 
-    async def deliver_due(self) -> int:
-        """One round: lease what is due, send it all, record the outcomes. Returns how many.
-
-        Webhooks and emails are leased highest priority first; Transparency Database
-        statements separately, up to one full batch per endpoint, because they go out
-        together in one request.
-        """
-        claims, statements, _ = await self._claim_round()
-        await self._deliver_round(claims, statements)
-        return len(claims) + len(statements)
-
-    async def _claim_round(self, *, with_next_due: bool = False
-                           ) -> tuple[list[Claim], list[Claim], datetime | None]:
-        """Lease what is due (webhooks and emails, then Transparency Database statements) and,
-        when asked, when the next one not leased now falls due, in one transaction."""
+    async def _claim_round(self) -> tuple[list[Claim], list[Claim], datetime | None]:
+        """Lease what is due, in one transaction: webhooks and emails highest priority first,
+        Transparency Database statements separately (up to one full batch per endpoint: they
+        go out together in one request); and when the next one not leased now falls due."""
         lease = timedelta(seconds=self._settings.delivery_lease_s)
-        due = None
         async with self._sessions() as session, session.begin():
             now = utcnow()
             claims = await leases.claim_due(
@@ -191,8 +179,7 @@ class DeliveryWorker:
                 session, limit=self._settings.tdb_batch_size, now=now, lease=lease,
                 kinds=(EndpointKind.TRANSPARENCY_DB.value,)) \
                 if self._settings.tdb_batch_size else []
-            if with_next_due:
-                due = await leases.next_due_at(session)
+            due = await leases.next_due_at(session)
         started_at = utcnow()
         for claim in (*claims, *statements):
             self._in_flight[claim.notification_id] = (claim, started_at)
