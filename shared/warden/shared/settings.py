@@ -80,7 +80,17 @@ class ServiceSettings(BaseSettings):
     # Consecutive records of a fetch handled in one database transaction (1: one each).
     # A batch that fails is rolled back and its records are handled one by one.
     consumer_batch_size: int = Field(100, ge=1)
+    # Settled offsets are committed together at most this often (0: after every fetch); a
+    # consumer that dies re-reads up to this much, which the inbox skips as duplicates.
+    consumer_commit_interval_s: float = Field(1.0, ge=0)
+    # How long work nobody waits on as it happens (receipts and notices, other services'
+    # copies of a case's state) may gather before it is handled: at a few reports a second,
+    # one round for many records instead of one each. 0: handled at once.
+    background_linger_s: float = Field(0.2, ge=0, le=5)
     outbox_poll_interval_s: float = 1.0
+    # How long the relay lets events gather after a wake-up: 0 unless every reader of the
+    # service's events is background work (see background_linger_s).
+    outbox_linger_s: float = Field(0.0, ge=0, le=5)
     outbox_batch_size: int = 500
     # /readyz reports the relay unhealthy when Kafka has not acknowledged a batch for this long.
     outbox_stall_after_s: float = 10.0

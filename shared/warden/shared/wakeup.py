@@ -9,6 +9,11 @@ the batch was full). Between rounds the loop waits for whichever comes first:
 * ``wake()`` called in this process,
 * the wait the round asked for (the next due time, or the poll interval).
 
+A worker whose work nobody waits on as it happens may *linger*: after a wake-up it waits
+``linger_s`` more before its round, so that work added meanwhile shares the round (at a few
+items a second, one round for many instead of one each). A poll or a full batch does not
+linger: work found by them has waited already.
+
 ``LISTEN`` only makes a worker prompt: if the listening connection cannot be opened, or is
 lost (the database restarted), the loop keeps polling and opens it again before each wait.
 A round that raises is retried after an exponential backoff with jitter (a plain sleep:
@@ -46,8 +51,10 @@ class WokenLoop:
     def __init__(self, *, name: str, dsn: str, channel: str, round: Round,
                  on_failure: FailureHook | None = None,
                  on_recovered: RecoveryHook | None = None,
-                 backoff_initial_s: float = 0.2, backoff_max_s: float = 5.0) -> None:
+                 backoff_initial_s: float = 0.2, backoff_max_s: float = 5.0,
+                 linger_s: float = 0.0) -> None:
         self.name = name
+        self._linger_s = linger_s
         self._dsn = dsn
         self._channel = channel
         self._round = round
@@ -123,6 +130,8 @@ class WokenLoop:
                 await self._listen()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+                if self._linger_s:
+                    await asyncio.sleep(self._linger_s)
 
 
 class CommitWake:

@@ -79,6 +79,6 @@ async def wire(runtime: Runtime) -> None:
     runtime.consumers.append(runtime.consumer(
         "notifications", [topics.NOTIFICATIONS_DELIVERED], {},
         batch_handlers={NOTIFICATION_DELIVERED_V1: on_notifications_delivered},
-        wants={NOTIFICATION_DELIVERED_V1: tells_a_decision}))
+        wants={NOTIFICATION_DELIVERED_V1: tells_a_decision}, background=True))
     runtime.workers.append(ApprovalExpiry(ctx, runtime.sessions,
                                           settings.approval_sweep_interval_s))

@@ -201,4 +201,4 @@ def wire(runtime: Runtime) -> None:
                             DECISION_RECORDED_V1: on_decisions_recorded,
                             DECISION_RECORDED_V2: on_decisions_recorded,
                             NOTIFICATION_DELIVERED_V1: on_notifications_delivered},
-        wants={NOTIFICATION_DELIVERED_V1: persistence.tells_the_outcome}))
+        wants={NOTIFICATION_DELIVERED_V1: persistence.tells_the_outcome}, background=True))

@@ -54,16 +54,16 @@ async def wire(runtime: Runtime) -> None:
     await configure_endpoints_from_settings(runtime)
     runtime.consumers.append(runtime.consumer(
         "reports", [topics.REPORTS_NORMALIZED], {},
-        batch_handlers={REPORT_NORMALIZED_V1: service.on_reports}))
+        batch_handlers={REPORT_NORMALIZED_V1: service.on_reports}, background=True))
     # Its own consumer: an authority's receipt never waits behind a backlog of reports.
     runtime.consumers.append(runtime.consumer(
         "cases", [topics.CASES_ROUTED], {},
         batch_handlers={CASE_ROUTED_V1: service.on_cases_routed},
-        wants={CASE_ROUTED_V1: may_owe_an_authority_receipt}))
+        wants={CASE_ROUTED_V1: may_owe_an_authority_receipt}, background=True))
     runtime.consumers.append(runtime.consumer(
         "decisions", [topics.DECISIONS_RECORDED], {},
         batch_handlers={event_type: service.on_decisions
-                        for event_type in DEFAULT_EVENT_TYPES}))
+                        for event_type in DEFAULT_EVENT_TYPES}, background=True))
     if settings.delivery_enabled:
         worker = DeliveryWorker(settings=settings, sessions=runtime.sessions,
                                 outbox=runtime.outbox)

@@ -83,7 +83,8 @@ class DeliveryWorker:
                                   max_open_s=settings.circuit_max_open_s))
         self._loop = WokenLoop(name="delivery", dsn=asyncpg_dsn(settings.database_url),
                                channel=PENDING_CHANNEL, round=self._round,
-                               backoff_initial_s=0.2, backoff_max_s=10.0)
+                               backoff_initial_s=0.2, backoff_max_s=10.0,
+                               linger_s=settings.background_linger_s)
         self._clients: HttpClients | None = None
         self._webhooks: WebhookChannel | None = None
         self._email = EmailChannel(sender=settings.email_from,

@@ -52,6 +52,10 @@ class NotifySettings(ServiceSettings):
     tdb_batch_size: int = Field(100, ge=1, le=100)
     tdb_min_interval_s: float = Field(0.5, ge=0)
 
+    # Notify's events (notifications.delivered) are read by background consumers only:
+    # intake's status of a report, decision's appeal windows.
+    outbox_linger_s: float = Field(0.2, ge=0, le=5)
+
     circuit_failure_threshold: int = Field(5, ge=1)
     circuit_open_s: float = Field(30.0, gt=0)
     circuit_max_open_s: float = Field(600.0, gt=0)

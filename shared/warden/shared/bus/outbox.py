@@ -204,7 +204,8 @@ class OutboxRelay:
         self._loop = WokenLoop(name="outbox_relay", dsn=asyncpg_dsn(settings.database_url),
                                channel=NOTIFY_CHANNEL, round=self._round,
                                on_failure=self._failed, on_recovered=self._recovered,
-                               backoff_initial_s=0.2, backoff_max_s=5.0)
+                               backoff_initial_s=0.2, backoff_max_s=5.0,
+                               linger_s=settings.outbox_linger_s)
         self._next_housekeeping = 0.0
         self._last_failed = True  # not healthy before the first successful round
         self._sending_since: float | None = None

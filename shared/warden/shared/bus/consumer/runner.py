@@ -1,6 +1,7 @@
-"""The consumer runner: fetch, handle in the database, then commit the offset (see the
+"""The consumer runner: fetch, handle in the database, then commit the offsets (see the
 package's docstring for the guarantees and the failure classes). Runs of records are settled
-together here; one record at a time (retries, the DLQ) in ``records.py``."""
+together here; one record at a time (retries, the DLQ) in ``records.py``; when offsets are
+committed in ``offsets.py``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from warden.shared.backoff import backoff_delay
 from warden.shared.bus.consumer.inbox import claim_run_in_inbox
 from warden.shared.bus.consumer.messages import (
     BatchHandler,
@@ -24,10 +24,10 @@ from warden.shared.bus.consumer.messages import (
     Parser,
     parse_cloudevent,
 )
+from warden.shared.bus.consumer.offsets import SettledOffsets
 from warden.shared.bus.consumer.records import RecordHandling, Wanted
 from warden.shared.bus.kafka import Publisher, start_with_retry
 from warden.shared.observability import (
-    BROKER_LOSS,
     CONSUMER_LAG,
     EVENT_PROCESSING_SECONDS,
     EVENTS_CONSUMED,
@@ -36,6 +36,12 @@ from warden.shared.observability import (
 from warden.shared.settings import ServiceSettings
 
 log = get_logger(__name__)
+
+# The longest a fetch waits for records before the loop looks again (at a due commit).
+_FETCH_WAIT_S = 0.5
+# What a lingering fetch waits to gather at most: far more than a linger's records at any rate
+# one instance handles, so the linger, not the size, ends the wait.
+_LINGER_BYTES = 1 << 20
 
 
 @dataclass
@@ -56,7 +62,12 @@ class ConsumerRunner(RecordHandling):
     # change nothing. Pure predicates; one that raises sends its record down the one-by-one
     # path like a record that does not parse.
     wants: dict[str, Wanted] = field(default_factory=dict)
+    # Its records are work nobody waits on as it happens (receipts, copies of a case's state
+    # kept by other services): the broker holds each fetch up to ``background_linger_s`` so
+    # that records gather, and a few reports a second cost one round, not one each.
+    background: bool = False
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
+    _offsets: SettledOffsets = field(init=False)
     _task: asyncio.Task | None = field(default=None, init=False)
 
     @property
@@ -72,17 +83,29 @@ class ConsumerRunner(RecordHandling):
         return bool(self._consumer and self._consumer.assignment())
 
     async def start(self) -> None:
+        self._offsets = SettledOffsets(self.consumer_id,
+                                       self.settings.consumer_commit_interval_s)
         self._consumer = AIOKafkaConsumer(
-            *[self.settings.topic(t) for t in self.topics],
             bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=f"{self.settings.group_id}.{self.name}",
             client_id=self.consumer_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,
+            **self._fetch_options(),
         )
+        self._consumer.subscribe([self.settings.topic(t) for t in self.topics],
+                                 listener=self._offsets)
+        self._offsets.consumer = self._consumer
         await start_with_retry(self._consumer, f"consumer {self.consumer_id}")
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
+
+    def _fetch_options(self) -> dict[str, int]:
+        linger_s = self.settings.background_linger_s if self.background else 0.0
+        if not linger_s:
+            return {}
+        # The broker answers a fetch once this much has arrived or the linger has passed.
+        return {"fetch_max_wait_ms": round(linger_s * 1000), "fetch_min_bytes": _LINGER_BYTES}
 
     async def stop(self) -> None:
         if self._task:
@@ -90,49 +113,36 @@ class ConsumerRunner(RecordHandling):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._consumer:
+            await self._offsets.flush()
             await self._consumer.stop()
 
     async def _run(self) -> None:
         assert self._consumer is not None
         while True:
+            wait_s = self._offsets.seconds_until_due(_FETCH_WAIT_S)
             try:
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=self.max_records)
+                batches = await self._consumer.getmany(timeout_ms=int(wait_s * 1000),
+                                                       max_records=self.max_records)
             except KafkaError as exc:
                 log.warning("consumer_fetch_failed", consumer=self.consumer_id, error=repr(exc))
                 await asyncio.sleep(1)
                 continue
-            if not batches:
-                continue
-            # The fetch's partitions settled together (one after the other in the same runs:
-            # each keeps its order), then one commit for the fetch: a transaction and a request
-            # to the group coordinator per fetch, not per partition. A crash in between re-reads
-            # what was handled, and the inbox makes that harmless.
-            await self._settle_all([r for records in batches.values() for r in records])
-            offsets = {}
-            for tp, records in batches.items():
-                offsets[tp] = records[-1].offset + 1
-                self._observe_lag(tp, records[-1].offset)
-            await self._commit(offsets)
+            if batches:
+                # The fetch's partitions settled together (one after the other in the same
+                # runs: each keeps its order); their offsets are committed with the next
+                # commit that is due (offsets.py: why not after every fetch).
+                await self._settle_all([r for records in batches.values() for r in records])
+                offsets = {}
+                for tp, records in batches.items():
+                    offsets[tp] = records[-1].offset + 1
+                    self._observe_lag(tp, records[-1].offset)
+                self._offsets.settled(offsets)
+            await self._offsets.commit_if_due()
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        assert self._consumer is not None
-        for attempt in range(1, 1000):
-            try:
-                await self._consumer.commit(offsets)
-                BROKER_LOSS.recovered()
-                return
-            except KafkaError as exc:
-                # A rebalance may have moved partitions away: their new owner re-reads from
-                # the last commit and the inbox makes the re-read harmless.
-                kept = self._consumer.assignment()
-                revoked = [tp for tp in offsets if tp not in kept]
-                for tp in revoked:
-                    log.info("commit_skipped_partition_revoked", partition=str(tp))
-                offsets = {tp: offset for tp, offset in offsets.items() if tp in kept}
-                if not offsets:
-                    return
-                log.warning("commit_failed", error=repr(exc), attempt=attempt)
-                await asyncio.sleep(backoff_delay(attempt, initial=0.2, maximum=5))
+    async def dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int) -> None:
+        await super().dead_letter(record, exc, attempts)
+        # Committed with this fetch: a re-read after a crash would dead-letter it again.
+        self._offsets.due_now()
 
     def _observe_lag(self, tp: TopicPartition, last_offset: int) -> None:
         assert self._consumer is not None
