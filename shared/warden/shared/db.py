@@ -157,10 +157,12 @@ class ArrayInsert:
     executemany is one statement per row on both sides of the connection; this is one SQL
     text whatever the batch's length. ``where`` filters the unnested rows (a condition on
     other parameters is evaluated once, before the first row is numbered); ``then`` follows
-    the SELECT (``ON CONFLICT ..``)."""
+    the SELECT (``ON CONFLICT ..``); ``returning`` names the columns to return, typed as the
+    table's (an executemany with ``RETURNING`` would be a multi-row VALUES instead, a new SQL
+    text, parse and prepared statement for every length of batch)."""
 
     def __init__(self, table: sa.Table, columns: Sequence[str], *, where: str = "",
-                 then: str = "") -> None:
+                 then: str = "", returning: Sequence[str] = ()) -> None:
         dialect = postgresql.dialect()
         quote = dialect.identifier_preparer.quote
         self._columns = tuple(columns)
@@ -171,10 +173,14 @@ class ArrayInsert:
             for c in columns)
         values = ", ".join(f"CAST({quote(c)} AS jsonb)" if c in self._json else quote(c)
                            for c in columns)
-        self.statement = sa.text(
+        returned = ", ".join(quote(c) for c in returning)
+        statement = sa.text(
             f"INSERT INTO {quote(table.name)} ({names}) SELECT {values} FROM unnest({arrays}) "
             f"WITH ORDINALITY AS batch({names}, n) {f'WHERE {where} ' if where else ''}"
-            f"ORDER BY n {then}")
+            f"ORDER BY n {then}{f' RETURNING {returned}' if returning else ''}")
+        self._returning = bool(returning)
+        self.statement = (statement.columns(*(table.c[c] for c in returning)) if returning
+                          else statement)
 
     def parameters(self, rows: Sequence[dict[str, Any]]) -> dict[str, list]:
         # JSON as SQLAlchemy's JSON type binds it (None too: the JSON ``null``).
@@ -182,10 +188,13 @@ class ArrayInsert:
                 else [r[c] for r in rows] for c in self._columns}
 
     async def execute(self, session: AsyncSession, rows: Sequence[dict[str, Any]],
-                      **others: Any) -> None:
-        """``others``: the parameters of ``where`` and ``then``."""
-        if rows:
-            await session.execute(self.statement, {**self.parameters(rows), **others})
+                      **others: Any) -> Sequence[sa.Row]:
+        """``others``: the parameters of ``where`` and ``then``. The returned rows (none
+        without ``returning``)."""
+        if not rows:
+            return []
+        result = await session.execute(self.statement, {**self.parameters(rows), **others})
+        return result.all() if self._returning else []
 
 
 class OutboxRecord(SQLModel, table=True):

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.routing.models import ONE_OPEN_CASE_WHERE, OPEN, REVIEW, Case, CaseHistory, CaseReport
@@ -74,11 +74,15 @@ _FIRST_REPORTS = (
     sa.select(_ranked.c.case_id, _ranked.c.report_id, _ranked.c.received_at)
     .where(_ranked.c.n <= sa.bindparam("limit"))
     .order_by(_ranked.c.case_id, _ranked.c.n))
-_INSERT_CASES = (
-    insert(_cases)
-    .on_conflict_do_nothing(index_elements=["subject_id", "policy_area"],
-                            index_where=ONE_OPEN_CASE_WHERE)
-    .returning(_cases.c.id))
+# What a case is opened with.
+INSERTED_COLUMNS = (
+    "id", "subject_id", "subject", "policy_area", "status", "stage", "previous_case_id",
+    "opened_at", "queued_at", "updated_at", "queue", "rule_id", "policy_version", "category",
+    "severity", "base_priority", "priority", "due_at", "legal_deadline", "channels",
+    "report_count", "reporter_count", "priority_handling", "priority_review_at")
+_INSERT_CASES = ArrayInsert(
+    _cases, INSERTED_COLUMNS, returning=("id",),
+    then=f"ON CONFLICT (subject_id, policy_area) WHERE {ONE_OPEN_CASE_WHERE.text} DO NOTHING")
 # What routing a report changes in an open case (the lease columns only when its queue changed,
 # but always bound, so that one executemany statement serves every case of the run).
 CHANGED_COLUMNS = (
@@ -147,7 +151,7 @@ async def insert_open_cases(session: AsyncSession,
     and area (``ON CONFLICT`` waits for that one to commit, then yields); the ids inserted."""
     if not values:
         return set()
-    return {row[0] for row in await session.execute(_INSERT_CASES, values)}
+    return {row[0] for row in await _INSERT_CASES.execute(session, values)}
 
 
 async def update_cases(session: AsyncSession, values: list[dict[str, Any]]) -> None:

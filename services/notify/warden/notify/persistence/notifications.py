@@ -3,12 +3,12 @@ their state changed by the delivery worker."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +16,7 @@ from warden.notify.domain import NotificationStatus, References, Transition, web
 from warden.notify.models import DeliveryAttempt, Notification
 from warden.notify.notices import Audience
 from warden.shared.contracts.envelope import CloudEvent
+from warden.shared.db import ArrayInsert
 from warden.shared.tracing import current_traceparent
 
 # The delivery workers LISTEN on this channel (``NoticeQueue.wake`` notifies it from a process
@@ -64,9 +65,13 @@ async def insert_notifications(session: AsyncSession, rows: list[dict[str, Any]]
     How many were new."""
     if not rows:
         return 0
-    statement = insert(_notifications).on_conflict_do_nothing(
-        constraint="notifications_once_per_key").returning(_notifications.c.id)
-    return len((await session.execute(statement, rows)).all())
+    return len(await _queue(tuple(rows[0])).execute(session, rows))
+
+
+@functools.cache
+def _queue(columns: tuple[str, ...]) -> ArrayInsert:
+    return ArrayInsert(_notifications, columns, returning=("id",),
+                       then="ON CONFLICT ON CONSTRAINT notifications_once_per_key DO NOTHING")
 
 
 async def lock_notification(session: AsyncSession, notification_id: uuid.UUID

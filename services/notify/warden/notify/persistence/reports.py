@@ -3,15 +3,45 @@ decisions that wait for a report not seen yet."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from warden.notify.models import AwaitedReport, KnownReport
 from warden.shared.contracts.envelope import CloudEvent
+from warden.shared.db import ArrayInsert
+
+_known = KnownReport.__table__
+_awaited = AwaitedReport.__table__
+
+
+def _upsert_known(columns: tuple[str, ...], assignments: str) -> ArrayInsert:
+    """Rows of ``known_reports`` in the given order (the order their locks are taken in),
+    with ``assignments`` on a report already known; every row returned as it now is. One SQL
+    text whatever the run's length (``ArrayInsert``)."""
+    return ArrayInsert(_known, columns, returning=tuple(_known.c.keys()),
+                       then=f"ON CONFLICT (report_id) DO UPDATE SET {assignments}")
+
+
+@functools.cache
+def _remember(columns: tuple[str, ...]) -> ArrayInsert:
+    return _upsert_known(columns, ", ".join(f"{c} = EXCLUDED.{c}" for c in columns
+                                            if c != "report_id"))
+
+
+_ROUTED = ("case_id", "routed_at", "queue")
+_REMEMBER_ROUTINGS = _upsert_known(("report_id", *_ROUTED), ", ".join(
+    f"{c} = coalesce(known_reports.{c}, EXCLUDED.{c})" for c in _ROUTED))
+_KNOW = _upsert_known(("report_id",), "report_id = EXCLUDED.report_id")
+_TAKE_AWAITED = (sa.delete(_awaited)
+                 .where(_awaited.c.report_id == sa.any_(sa.bindparam(
+                     "report_ids", type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True)))))
+                 .returning(_awaited.c.report_id, _awaited.c.decision_event))
 
 
 async def remember_reports(session: AsyncSession, values: list[dict]) -> dict[uuid.UUID, Any]:
@@ -20,12 +50,8 @@ async def remember_reports(session: AsyncSession, values: list[dict]) -> dict[uu
     The rows as they now are, by report id (one statement)."""
     if not values:
         return {}
-    k = KnownReport.__table__
-    statement = insert(k)
-    update = {c: statement.excluded[c] for c in values[0] if c != "report_id"}
-    rows = (await session.execute(statement.on_conflict_do_update(
-        index_elements=["report_id"], set_=update).returning(*k.c),
-        sorted(values, key=lambda v: v["report_id"]))).all()
+    rows = await _remember(tuple(values[0])).execute(
+        session, sorted(values, key=lambda v: v["report_id"]))
     return {row.report_id: row for row in rows}
 
 
@@ -35,13 +61,8 @@ async def remember_routings(session: AsyncSession, routings: list[dict]) -> dict
     receipt. The rows as they now are, by report id (one statement)."""
     if not routings:
         return {}
-    k = KnownReport.__table__
-    statement = insert(k)
-    kept = {c: sa.func.coalesce(k.c[c], statement.excluded[c])
-            for c in ("case_id", "routed_at", "queue")}
-    rows = (await session.execute(statement.on_conflict_do_update(
-        index_elements=["report_id"], set_=kept).returning(*k.c),
-        sorted(routings, key=lambda v: v["report_id"]))).all()
+    rows = await _REMEMBER_ROUTINGS.execute(
+        session, sorted(routings, key=lambda v: v["report_id"]))
     return {row.report_id: row for row in rows}
 
 
@@ -55,11 +76,7 @@ async def known_reports(session: AsyncSession, report_ids: list[uuid.UUID]
     runs never wait for each other in a circle."""
     if not report_ids:
         return {}
-    k = KnownReport.__table__
-    statement = insert(k).values([{"report_id": r} for r in sorted(set(report_ids))])
-    rows = (await session.execute(statement.on_conflict_do_update(
-        index_elements=["report_id"], set_={"report_id": statement.excluded.report_id})
-        .returning(*k.c))).all()
+    rows = await _KNOW.execute(session, [{"report_id": r} for r in sorted(set(report_ids))])
     return {row.report_id: row for row in rows}
 
 
@@ -68,8 +85,7 @@ async def await_reports(session: AsyncSession, report_ids: list[uuid.UUID],
     """Keep a decision for reports not seen yet (once per report and decision event)."""
     if not report_ids:
         return
-    a = AwaitedReport.__table__
-    await session.execute(insert(a).on_conflict_do_nothing(), [
+    await session.execute(insert(_awaited).on_conflict_do_nothing(), [
         {"report_id": r, "decision_event_id": event.id, "decision_event": event.to_bytes()}
         for r in report_ids])
 
@@ -81,7 +97,5 @@ async def take_awaited(session: AsyncSession, report_ids: list[uuid.UUID]
     told twice)."""
     if not report_ids:
         return []
-    a = AwaitedReport.__table__
-    rows = (await session.execute(sa.delete(a).where(a.c.report_id.in_(report_ids))
-                                  .returning(a.c.report_id, a.c.decision_event))).all()
+    rows = (await session.execute(_TAKE_AWAITED, {"report_ids": report_ids})).all()
     return [(row.report_id, CloudEvent.from_bytes(row.decision_event)) for row in rows]

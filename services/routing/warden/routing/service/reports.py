@@ -198,16 +198,9 @@ def _add(plan: _Plan, report: ReportNormalizedV1, placement: domain.Placement, a
         "detail": detail})
 
 
-_INSERTED_COLUMNS = (
-    "id", "subject_id", "subject", "policy_area", "status", "stage", "previous_case_id",
-    "opened_at", "queued_at", "updated_at", "queue", "rule_id", "policy_version", "category",
-    "severity", "base_priority", "priority", "due_at", "legal_deadline", "channels",
-    "report_count", "reporter_count", "priority_handling", "priority_review_at")
-
-
 def _insert_values(plan: _Plan) -> dict[str, Any]:
     case = vars(plan.case)
-    return {column: case[column] for column in _INSERTED_COLUMNS}
+    return {column: case[column] for column in report_store.INSERTED_COLUMNS}
 
 
 def _update_values(plan: _Plan) -> dict[str, Any]:
