@@ -27,7 +27,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -78,10 +77,8 @@ _UNPUBLISHED = (sa.select(_outbox.c.seq, _outbox.c.topic, _outbox.c.key, _outbox
                 .where(_TRY_RELAY_LOCK, _outbox.c.published_at.is_(None))
                 .order_by(_outbox.c.seq)
                 .limit(sa.bindparam("limit")))
-# An array, not an IN list: one SQL text (and prepared statement) for every batch's length.
 _MARK_PUBLISHED = (sa.update(_outbox)
-                   .where(_outbox.c.seq == sa.any_(
-                       sa.bindparam("seqs", type_=postgresql.ARRAY(sa.BigInteger))))
+                   .where(_outbox.c.seq.in_(sa.bindparam("seqs", expanding=True)))
                    .values(published_at=sa.func.now()))
 
 

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,10 +37,6 @@ _ROUTED = ("case_id", "routed_at", "queue")
 _REMEMBER_ROUTINGS = _upsert_known(("report_id", *_ROUTED), ", ".join(
     f"{c} = coalesce(known_reports.{c}, EXCLUDED.{c})" for c in _ROUTED))
 _KNOW = _upsert_known(("report_id",), "report_id = EXCLUDED.report_id")
-_TAKE_AWAITED = (sa.delete(_awaited)
-                 .where(_awaited.c.report_id == sa.any_(sa.bindparam(
-                     "report_ids", type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True)))))
-                 .returning(_awaited.c.report_id, _awaited.c.decision_event))
 
 
 async def remember_reports(session: AsyncSession, values: list[dict]) -> dict[uuid.UUID, Any]:
@@ -97,5 +92,10 @@ async def take_awaited(session: AsyncSession, report_ids: list[uuid.UUID]
     told twice)."""
     if not report_ids:
         return []
-    rows = (await session.execute(_TAKE_AWAITED, {"report_ids": report_ids})).all()
+    # An IN list, not an array: a prepared ``= ANY($1)`` would keep a generic plan made while
+    # the table was empty (see the outbox relay's published rows).
+    rows = (await session.execute(sa.delete(_awaited)
+                                  .where(_awaited.c.report_id.in_(report_ids))
+                                  .returning(_awaited.c.report_id, _awaited.c.decision_event)
+                                  )).all()
     return [(row.report_id, CloudEvent.from_bytes(row.decision_event)) for row in rows]
