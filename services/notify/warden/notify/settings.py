@@ -91,7 +91,7 @@ class NotifySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _endpoints_are_valid(self) -> NotifySettings:
-        from warden.notify.domain import EndpointKind, _url_problem
+        from warden.notify.domain.endpoints import EndpointKind, _url_problem
 
         for name, url, kind in (("WARDEN_NOTIFY_WEBHOOK_URL", self.webhook_url,
                                  EndpointKind.WEBHOOK),
