@@ -33,14 +33,14 @@ _PARTING_COMMIT_TIMEOUT_S = 5.0
 class SettledOffsets(ConsumerRebalanceListener):
     """The next offset to commit per partition, and when the oldest uncommitted one is due."""
 
-    def __init__(self, consumer_id: str, interval_s: float,
+    def __init__(self, consumer: AIOKafkaConsumer, consumer_id: str, interval_s: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self._consumer = consumer
         self._consumer_id = consumer_id
         self._interval_s = interval_s
         self._clock = clock
         self._pending: dict[TopicPartition, int] = {}
         self._due: float | None = None
-        self.consumer: AIOKafkaConsumer | None = None
 
     def settled(self, offsets: dict[TopicPartition, int]) -> None:
         """Record that everything before each offset is handled (and may be committed)."""
@@ -84,10 +84,10 @@ class SettledOffsets(ConsumerRebalanceListener):
         return taken
 
     async def _parting_commit(self, offsets: dict[TopicPartition, int]) -> None:
-        if not offsets or self.consumer is None:
+        if not offsets:
             return
         try:
-            await asyncio.wait_for(self.consumer.commit(offsets), _PARTING_COMMIT_TIMEOUT_S)
+            await asyncio.wait_for(self._consumer.commit(offsets), _PARTING_COMMIT_TIMEOUT_S)
         except (KafkaError, TimeoutError) as exc:
             # Typically a rebalance already under way: the next owner re-reads these records
             # and the inbox skips them.
@@ -95,18 +95,17 @@ class SettledOffsets(ConsumerRebalanceListener):
                      partitions=[str(tp) for tp in offsets], error=repr(exc))
 
     async def _commit_retrying(self, offsets: dict[TopicPartition, int]) -> None:
-        assert self.consumer is not None
         if not offsets:
             return
         for attempt in range(1, 1000):
             try:
-                await self.consumer.commit(offsets)
+                await self._consumer.commit(offsets)
                 BROKER_LOSS.recovered()
                 return
             except KafkaError as exc:
                 # A rebalance may have moved partitions away: their new owner re-reads from
                 # the last commit and the inbox makes the re-read harmless.
-                kept = self.consumer.assignment()
+                kept = self._consumer.assignment()
                 for tp in offsets:
                     if tp not in kept:
                         log.info("commit_skipped_partition_revoked", partition=str(tp))

@@ -83,8 +83,6 @@ class ConsumerRunner(RecordHandling):
         return bool(self._consumer and self._consumer.assignment())
 
     async def start(self) -> None:
-        self._offsets = SettledOffsets(self.consumer_id,
-                                       self.settings.consumer_commit_interval_s)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=f"{self.settings.group_id}.{self.name}",
@@ -94,9 +92,10 @@ class ConsumerRunner(RecordHandling):
             max_poll_records=self.max_records,
             **self._fetch_options(),
         )
+        self._offsets = SettledOffsets(self._consumer, self.consumer_id,
+                                       self.settings.consumer_commit_interval_s)
         self._consumer.subscribe([self.settings.topic(t) for t in self.topics],
                                  listener=self._offsets)
-        self._offsets.consumer = self._consumer
         await start_with_retry(self._consumer, f"consumer {self.consumer_id}")
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
 
