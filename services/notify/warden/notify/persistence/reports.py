@@ -92,8 +92,6 @@ async def take_awaited(session: AsyncSession, report_ids: list[uuid.UUID]
     told twice)."""
     if not report_ids:
         return []
-    # An IN list, not an array: a prepared ``= ANY($1)`` would keep a generic plan made while
-    # the table was empty (see the outbox relay's published rows).
     rows = (await session.execute(sa.delete(_awaited)
                                   .where(_awaited.c.report_id.in_(report_ids))
                                   .returning(_awaited.c.report_id, _awaited.c.decision_event)
