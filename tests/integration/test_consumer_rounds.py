@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -16,15 +18,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 
 from tests.support.apps import eventually
+from tests.support.bus import bus_env
 from tests.support.kafka import produce, produce_event
-from warden.decision.app import MIGRATIONS
-from warden.decision.settings import DecisionSettings
 from warden.shared.bus.consumer import ConsumerRunner, Delivery
-from warden.shared.bus.kafka import Publisher, create_producer
+from warden.shared.bus.kafka import create_producer
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import new_event
 from warden.shared.contracts.events import CASE_SLA_V1, CaseSlaV1
-from warden.shared.db import create_engine, session_factory
 
 TOPIC = topics.CASES_SLA
 
@@ -39,21 +39,12 @@ def _event(subject: str):
 async def env(infra, topic_prefix, make_database):
     """Settings that commit at most once a minute (far longer than any test here waits), a
     database with an ``effects`` table, and a producer for the dead-letter topic."""
-    url = await make_database("decision", MIGRATIONS)
-    settings = DecisionSettings(database_url=url, kafka_bootstrap=infra.kafka,
-                                topic_prefix=topic_prefix, consumer_commit_interval_s=60,
-                                background_linger_s=1.0)
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(
-            "CREATE TABLE effects (seq serial, event_id text NOT NULL, consumer text NOT NULL)"))
-    producer = Publisher(infra.kafka, "test")
-    await producer.start()
-    try:
-        yield settings, engine, session_factory(engine), producer
-    finally:
-        await producer.stop()
-        await engine.dispose()
+    async with bus_env(infra, topic_prefix, make_database, consumer_commit_interval_s=60,
+                       background_linger_s=1.0) as env:
+        async with env[1].begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE effects (seq serial, "
+                                       "event_id text NOT NULL, consumer text NOT NULL)"))
+        yield env
 
 
 def _runner(settings, sessions, producer, *, tag: str = "first", background: bool = False,
@@ -71,6 +62,18 @@ def _runner(settings, sessions, producer, *, tag: str = "first", background: boo
     return ConsumerRunner(name="rounds", topics=[TOPIC], handlers={},
                           batch_handlers={CASE_SLA_V1: record}, settings=settings,
                           sessions=sessions, producer=producer, background=background)
+
+
+@asynccontextmanager
+async def _running(env, **options) -> AsyncIterator[ConsumerRunner]:
+    """A started ``_runner`` (``options`` as there), stopped on the way out."""
+    settings, _, sessions, producer = env
+    runner = _runner(settings, sessions, producer, **options)
+    await runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
 
 
 async def _effects(engine) -> list[tuple[str, str]]:
@@ -105,18 +108,14 @@ def _duplicates(settings, topic: str) -> float:
 
 async def test_offsets_of_records_handled_one_by_one_are_committed_together_and_at_stop(
         env, infra):
-    settings, engine, sessions, producer = env
+    settings, engine, _, _ = env
     topic = settings.topic(TOPIC)
-    runner = _runner(settings, sessions, producer)
-    await runner.start()
-    try:
+    async with _running(env) as runner:
         for n in range(1, 4):
             await produce_event(infra.kafka, topic, _event("s"), key="s")
             await _handled(engine, n)
         # Handled, and the interval (a minute) has not passed: nothing committed yet.
         assert await _committed(infra, runner, topic) == 0
-    finally:
-        await runner.stop()
     assert await _committed(infra, runner, topic) == 3
 
 
@@ -159,38 +158,32 @@ async def _true(value: bool) -> bool:
 
 async def test_a_dead_lettered_record_is_committed_without_waiting_for_the_interval(
         env, infra):
-    settings, engine, sessions, producer = env
+    settings = env[0]
     topic = settings.topic(TOPIC)
-    runner = _runner(settings, sessions, producer)
-    await runner.start()
-    try:
+    async with _running(env) as runner:
         await produce(infra.kafka, topic, b"{not json", key=b"k")
         async def committed() -> bool:
             return await _committed(infra, runner, topic) == 1
         await eventually(committed, what="the dead-lettered record's offset committed")
-    finally:
-        await runner.stop()
 
 
 async def test_a_background_consumer_handles_records_arriving_within_its_linger_together(
         env, infra):
     """Ten events 30 ms apart (≈ 0.3 s) reach a background consumer whose linger is 1 s in
     at most two runs (a linger may end in the middle of them), not one run each."""
-    settings, engine, sessions, producer = env
+    settings, engine, _, _ = env
     topic = settings.topic(TOPIC)
     runs: list[int] = []
-    runner = _runner(settings, sessions, producer, background=True, runs=runs)
-    await runner.start()
     sender = create_producer(infra.kafka, "test-spaced")
-    await sender.start()
-    try:
-        await eventually(lambda: _true(runner.assigned), what="the consumer's partitions")
-        for _ in range(10):
-            await sender.send_and_wait(topic, _event("s").to_bytes(), key=b"s")
-            await asyncio.sleep(0.03)  # the load's shape, not a wait for an outcome
-        await _handled(engine, 10)
-    finally:
-        await sender.stop()
-        await runner.stop()
+    async with _running(env, background=True, runs=runs) as runner:
+        await sender.start()
+        try:
+            await eventually(lambda: _true(runner.assigned), what="the consumer's partitions")
+            for _ in range(10):
+                await sender.send_and_wait(topic, _event("s").to_bytes(), key=b"s")
+                await asyncio.sleep(0.03)  # the load's shape, not a wait for an outcome
+            await _handled(engine, 10)
+        finally:
+            await sender.stop()
     assert sum(runs) == 10
     assert len(runs) <= 2, runs

@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 
 from tests.support.apps import eventually
+from tests.support.bus import bus_env
 from tests.support.kafka import (
     produce,
     produce_event,
@@ -21,8 +22,6 @@ from tests.support.kafka import (
     read_events,
     read_records,
 )
-from warden.decision.app import MIGRATIONS
-from warden.decision.settings import DecisionSettings
 from warden.shared.bus.consumer import records as consumer_module
 from warden.shared.bus.consumer import ConsumerRunner, Delivery
 from warden.shared.bus.dlq import letter_filter, replay_dead_letters
@@ -31,7 +30,7 @@ from warden.shared.bus.outbox import NOTIFY_CHANNEL, Outbox, OutboxRelay
 from warden.shared.contracts import topics
 from warden.shared.contracts.envelope import new_event
 from warden.shared.contracts.events import CASE_SLA_V1, CaseSlaV1
-from warden.shared.db import asyncpg_dsn, create_engine, session_factory
+from warden.shared.db import asyncpg_dsn
 from warden.shared.errors import TransientError
 
 
@@ -53,18 +52,9 @@ async def emit_each_committed(sessions, outbox: Outbox, count: int, *, key: str)
 
 @pytest.fixture
 async def env(infra, topic_prefix, make_database):
-    url = await make_database("decision", MIGRATIONS)
-    settings = DecisionSettings(database_url=url, kafka_bootstrap=infra.kafka,
-                                topic_prefix=topic_prefix, outbox_poll_interval_s=30,
-                                consumer_backoff_initial_s=0.05, consumer_max_attempts=4)
-    engine = create_engine(url)
-    producer = Publisher(infra.kafka, "test")
-    await producer.start()
-    try:
-        yield settings, engine, session_factory(engine), producer
-    finally:
-        await producer.stop()
-        await engine.dispose()
+    async with bus_env(infra, topic_prefix, make_database, outbox_poll_interval_s=30,
+                       consumer_backoff_initial_s=0.05, consumer_max_attempts=4) as env:
+        yield env
 
 
 async def test_outbox_publishes_each_committed_event_exactly_once_and_promptly(env, infra):
@@ -85,7 +75,8 @@ async def test_outbox_publishes_each_committed_event_exactly_once_and_promptly(e
         await relay.stop()
     assert [e.id for e in events] == committed
     async with engine.connect() as conn:
-        unpublished = await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+        unpublished = await conn.scalar(sa.text(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL"))
     assert unpublished == 0
 
 

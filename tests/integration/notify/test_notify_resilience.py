@@ -36,9 +36,9 @@ def free_port() -> int:
 
 async def circuit_gauge(client, endpoint: str, value: float) -> bool:
     metrics = (await client.get("/metrics")).text
+    # prometheus_client writes a sample's labels in alphabetical order.
     return f'warden_notify_circuit_open{{endpoint="{endpoint}",service="notify"}} {value}' \
-        in metrics or f'warden_notify_circuit_open{{service="notify",endpoint="{endpoint}"}} ' \
-        f'{value}' in metrics
+        in metrics
 
 
 async def test_receiver_down_for_a_while_then_up_gets_everything_once(make_settings):
